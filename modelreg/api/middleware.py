@@ -1,0 +1,106 @@
+"""ASGI middleware: request ids, JSON access logs, and the request body limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("modelreg.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, code: str, message: str) -> tuple[Message, Message]:
+    body = orjson.dumps({"code": code, "message": message})
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class RequestContext:
+    """Gives each request an id (kept from X-Request-ID when sane), logs it as one JSON line,
+    and refuses bodies over `max_body_bytes` with 413 before they are read whole."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, log_requests: bool = True) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+        sent_start = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent_start
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                sent_start = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                raise _TooLarge
+            if b"\x00" in scope.get("query_string", b"") or b"%00" in scope.get("query_string", b""):
+                for m in _error(400, "Bad Request", "query parameters must not contain NUL characters"):
+                    await send_with_id(m)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        except _TooLarge:
+            if sent_start:
+                raise
+            for m in _error(
+                413, "Request Entity Too Large", f"request body is larger than {self.max_body} bytes"
+            ):
+                await send_with_id(m)
+        finally:
+            if self.log_requests:
+                self._log(scope, request_id, status, started)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge
+            return message
+
+        return limited
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
+        record: dict[str, Any] = {
+            "ts": round(time.time(), 3),
+            "request_id": request_id,
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": (scope.get("client") or ("", 0))[0],
+        }
+        access_log.info(orjson.dumps(record).decode())

@@ -1,0 +1,365 @@
+"""The registry's routes, generated from the entity declarations for each API version.
+
+Every entity gets the same set: list and create on its collection, get, patch and delete
+on an item, a find endpoint, and list and create under its parent. The few routes that
+are not of that shape live in `extra_routes.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelreg.api import params, wire
+from modelreg.api.openapi_docs import describe
+from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
+from modelreg.service import artifacts, resources
+from modelreg.service.errors import InvalidArgument
+from modelreg.service.transactions import transaction
+
+Handler = Callable[[Request], Any]
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def run(request: Request, work: Callable[[Session], Any], *, write: bool) -> Any:
+    """Run `work` in one transaction on a worker thread, so the event loop never blocks."""
+    db = request.app.state.db
+
+    def in_transaction() -> Any:
+        with transaction(db, write=write) as session:
+            return work(session)
+
+    return await run_in_threadpool(in_transaction)
+
+
+async def read_body(request: Request) -> bytes:
+    body = await request.body()
+    if not body.strip():
+        raise InvalidArgument("request body is empty; send a JSON object")
+    if b"\x00" in body or b"\\u0000" in body:
+        raise InvalidArgument("request body must not contain NUL characters")
+    return body
+
+
+def validate(model: type[BaseModel], body: bytes) -> BaseModel:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        from modelreg.api.errors import from_validation
+
+        raise from_validation(list(exc.errors())) from None  # type: ignore[arg-type]
+
+
+def variant_of(spec: EntitySpec, body: bytes, fixed: str | None) -> str | None:
+    """Which variant a union body is, from its discriminator (or the collection's)."""
+    if not spec.discriminator:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    given = data.get(spec.discriminator)
+    if fixed is not None:
+        if given not in (None, fixed):
+            raise InvalidArgument(f"{spec.discriminator} must be {fixed!r} here, got {given!r}")
+        return fixed
+    types = [v.type for v in spec.variants]
+    if given not in types:
+        raise InvalidArgument(f"{spec.discriminator} must be one of {', '.join(types)}, got {given!r}")
+    return str(given)
+
+
+async def decode_body(
+    request: Request,
+    spec: EntitySpec,
+    api: str,
+    shape: wire.Shape,
+    fixed: str | None = None,
+    *,
+    nested: bool = False,
+) -> wire.Decoded:
+    body = await read_body(request)
+    variant = variant_of(spec, body, fixed)
+    model = wire.request_model(spec, variant, api, shape)
+    return wire.decode(spec, validate(model, body), variant, api, shape, nested=nested)
+
+
+class EntityRoutes:
+    """Builds the handlers of one entity (or one variant view of it) in one API version."""
+
+    def __init__(self, spec: EntitySpec, api: str, variant: str | None = None) -> None:
+        self.spec = spec
+        self.api = api
+        self.variant = variant
+        self.param = params.path_param(spec.kind if variant is None else _view_kind(spec, variant), api)
+
+    def item_id(self, request: Request) -> int:
+        return params.parse_id(request.path_params.get(self.param), self.param)
+
+    def list_(self, parent_kind: str | None = None, parent_param: str | None = None) -> Handler:
+        spec, api = self.spec, self.api
+
+        async def handler(request: Request) -> Response:
+            q = request.query_params
+            page, echo = params.page_request(q)
+            scope: dict[str, Any] = {}
+            variant = self.variant
+            if spec.discriminator and q.get("artifactType"):
+                variant = _artifact_type(spec, q["artifactType"], self.variant)
+            name = params.optional_text(q, "name")
+            external_id = params.optional_text(q, "externalId")
+            if external_id is not None:
+                scope["external_id"] = external_id
+            elif name is not None:
+                scope["name"] = name
+            parent_id = None
+            if parent_kind is not None:
+                assert parent_param is not None
+                parent_id = params.parse_id(request.path_params.get(parent_param), parent_param)
+                scope["parent_id"] = parent_id
+            filter_query = q.get("filterQuery") or None
+
+            def work(session: Session) -> tuple[list[Any], str]:
+                if parent_kind is not None and parent_id is not None:
+                    resources.get(session, BY_KIND[parent_kind], parent_id)
+                return resources.list_page(
+                    session, spec, page, scope=scope, filter_query=filter_query, variant=variant
+                )
+
+            records, token = await run(request, work, write=False)
+            return json_response(wire.encode_list(spec, records, api, echo, token))
+
+        return handler
+
+    def create(self, parent_kind: str | None = None, parent_param: str | None = None) -> Handler:
+        spec, api = self.spec, self.api
+        shape: wire.Shape = spec.nested_body if parent_kind is not None else "create"  # type: ignore[assignment]
+
+        async def handler(request: Request) -> Response:
+            decoded = await decode_body(
+                request, spec, api, shape, self.variant, nested=parent_kind is not None
+            )
+            values = decoded.values
+            if parent_kind is not None:
+                assert parent_param is not None
+                parent_id = params.parse_id(request.path_params.get(parent_param), parent_param)
+                _same_parent(spec, values, parent_id)
+                values["parent_id"] = parent_id
+
+            def work(session: Session) -> Any:
+                if parent_kind is not None:
+                    resources.get(session, BY_KIND[parent_kind], values["parent_id"])
+                return resources.create(session, spec, values, decoded.properties or {})
+
+            record = await run(request, work, write=True)
+            return json_response(wire.encode(spec, record, api), 201)
+
+        return handler
+
+    def upsert_in(self, parent_kind: str, parent_param: str) -> Handler:
+        """POST /model_versions/{id}/artifacts: create, or update/link by id, as upstream."""
+        spec, api = self.spec, self.api
+
+        async def handler(request: Request) -> Response:
+            parent_id = params.parse_id(request.path_params.get(parent_param), parent_param)
+            decoded = await decode_body(request, spec, api, "full")
+
+            def work(session: Session) -> Any:
+                return artifacts.upsert_in_parent(
+                    session, parent_kind, parent_id, decoded.values, decoded.properties, decoded.id
+                )
+
+            record, created = await run(request, work, write=True)
+            return json_response(wire.encode(spec, record, api), 201 if created else 200)
+
+        return handler
+
+    def get(self) -> Handler:
+        spec, api = self.spec, self.api
+
+        async def handler(request: Request) -> Response:
+            id_ = self.item_id(request)
+            record = await run(
+                request, lambda s: resources.get(s, spec, id_, variant=self.variant), write=False
+            )
+            return json_response(wire.encode(spec, record, api))
+
+        return handler
+
+    def patch(self) -> Handler:
+        spec, api = self.spec, self.api
+
+        async def handler(request: Request) -> Response:
+            id_ = self.item_id(request)
+            decoded = await decode_body(request, spec, api, "update", self.variant)
+            variant = decoded.values.pop("type", None) or self.variant
+
+            def work(session: Session) -> Any:
+                if variant is not None:
+                    current = resources.get(session, spec, id_)
+                    if current["type"] != variant:
+                        raise InvalidArgument(
+                            f"artifact {id_} is a {current['type']}, not a {variant}; "
+                            f"send artifactType {current['type']!r}"
+                        )
+                return resources.patch(
+                    session, spec, id_, decoded.values, decoded.properties, variant=self.variant
+                )
+
+            record = await run(request, work, write=True)
+            return json_response(wire.encode(spec, record, api))
+
+        return handler
+
+    def delete(self) -> Handler:
+        spec = self.spec
+
+        async def handler(request: Request) -> Response:
+            id_ = self.item_id(request)
+            await run(request, lambda s: resources.delete(s, spec, id_, variant=self.variant), write=True)
+            return Response(status_code=204)
+
+        return handler
+
+    def find(self) -> Handler:
+        spec, api = self.spec, self.api
+
+        async def handler(request: Request) -> Response:
+            q = request.query_params
+            name = params.optional_text(q, "name")
+            external_id = params.optional_text(q, "externalId")
+            parent_id = params.optional_id(q, "parentResourceId")
+            record = await run(
+                request,
+                lambda s: resources.find(
+                    s,
+                    spec,
+                    name=name,
+                    external_id=external_id,
+                    parent_id=parent_id,
+                    variant=self.variant,
+                ),
+                write=False,
+            )
+            return json_response(wire.encode(spec, record, api))
+
+        return handler
+
+
+def _view_kind(spec: EntitySpec, variant: str) -> str:
+    return next(v.kind for v in spec.views if v.variant == variant)
+
+
+def _artifact_type(spec: EntitySpec, given: str, fixed: str | None) -> str:
+    types = [v.type for v in spec.variants]
+    if given not in types:
+        raise InvalidArgument(f"artifactType must be one of {', '.join(types)}, got {given!r}")
+    if fixed is not None and given != fixed:
+        raise InvalidArgument(f"artifactType must be {fixed!r} here, got {given!r}")
+    return given
+
+
+def _same_parent(spec: EntitySpec, values: dict[str, Any], parent_id: int) -> None:
+    """A body may repeat the parent id of its path, but not name another parent."""
+    if spec.parent is None or not spec.parent.field:
+        return
+    given = values.get("parent_id")
+    if given is not None and given != parent_id:
+        raise InvalidArgument(
+            f"{spec.parent.field} {given} in the body does not match {parent_id} in the path"
+        )
+
+
+def _add(
+    router: APIRouter,
+    path: str,
+    method: str,
+    handler: Handler,
+    op: str,
+    status: int,
+    **doc: Any,
+) -> None:
+    router.add_api_route(
+        path,
+        handler,
+        methods=[method],
+        operation_id=f"{op}_{doc['api']}",
+        name=f"{op}_{doc['api']}",
+        response_model=None,
+        status_code=status,
+        **describe(**doc),
+    )
+
+
+def entity_router(api: str) -> APIRouter:
+    """Every generated route of one API version, mounted under /api/model_registry/<api>."""
+    router = APIRouter(tags=[f"Model Registry {api}"])
+    for spec in ENTITIES:
+        if api not in spec.apis or not spec.generic_routes:
+            continue
+        _entity_routes(router, spec, api)
+    return router
+
+
+def _entity_routes(router: APIRouter, spec: EntitySpec, api: str) -> None:
+    views: list[tuple[str | None, str, str | None, str]] = [
+        (None, spec.collection, spec.find_path, spec.schema)
+    ]
+    views += [(v.variant, v.collection, v.find_path, spec.variant(v.variant).schema) for v in spec.views]  # type: ignore[union-attr]
+    for variant, collection, find_path, schema in views:
+        r = EntityRoutes(spec, api, variant)
+        item = f"/{collection}/{{{r.param}}}"
+        doc = {"spec": spec, "api": api, "variant": variant, "schema": schema}
+        if spec.top_level:
+            _add(router, f"/{collection}", "GET", r.list_(), f"get{schema}s", 200, kind="list", **doc)
+            _add(router, f"/{collection}", "POST", r.create(), f"create{schema}", 201, kind="create", **doc)
+            _add(router, item, "GET", r.get(), f"get{schema}", 200, kind="get", param=r.param, **doc)
+            _add(
+                router, item, "PATCH", r.patch(), f"update{schema}", 200, kind="update", param=r.param, **doc
+            )
+            _add(
+                router,
+                item,
+                "DELETE",
+                r.delete(),
+                f"delete{schema}",
+                204,
+                kind="delete",
+                param=r.param,
+                **doc,
+            )
+        if find_path:
+            _add(router, f"/{find_path}", "GET", r.find(), f"find{schema}", 200, kind="find", **doc)
+    if spec.parent is None:
+        return
+    r = EntityRoutes(spec, api)
+    for parent_kind in spec.parent.kinds:
+        pspec = BY_KIND[parent_kind]
+        if api not in pspec.apis:
+            continue
+        pparam = params.path_param(parent_kind, api)
+        path = f"/{pspec.collection}/{{{pparam}}}/{spec.nested}"
+        op = f"{pspec.schema}{spec.schema}s"
+        doc = {"spec": spec, "api": api, "variant": None, "schema": spec.schema, "param": pparam}
+        _add(router, path, "GET", r.list_(parent_kind, pparam), f"get{op}", 200, kind="list", **doc)
+        if spec.discriminator:
+            handler = r.upsert_in(parent_kind, pparam)
+            _add(router, path, "POST", handler, f"upsert{op}", 201, kind="upsert", **doc)
+        else:
+            handler = r.create(parent_kind, pparam)
+            _add(router, path, "POST", handler, f"create{op}", 201, kind="nested_create", **doc)
+
+
+__all__ = ["V1ALPHA3", "entity_router", "json_response", "run"]

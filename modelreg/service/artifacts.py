@@ -1,0 +1,64 @@
+"""Artifacts under a model version or an experiment run: upsert and link, as upstream does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelreg.entities import ARTIFACT, BY_KIND
+from modelreg.entities.values import CustomProperties
+from modelreg.service import resources
+from modelreg.service.errors import Conflict, InvalidArgument
+from modelreg.store.repository import Record, Repository
+from modelreg.store.schema import TABLES
+
+A = TABLES[ARTIFACT.kind]
+UPSERT_BY_NAME = ("metric", "parameter")
+
+
+def upsert_in_parent(
+    session: Session,
+    parent_kind: str,
+    parent_id: int,
+    values: dict[str, Any],
+    properties: CustomProperties | None,
+    artifact_id: int | None,
+) -> tuple[Record, bool]:
+    """Create an artifact under the parent, or update/link the one named by id.
+
+    Metrics and parameters are matched by name within the parent, so logging the same
+    metric again updates it. Returns the artifact and whether it was created.
+    """
+    parent = resources.get(session, BY_KIND[parent_kind], parent_id)
+    values = dict(values)
+    if parent_kind == "experiment_run":
+        values["experiment_run_id"] = parent.id
+        values["experiment_id"] = parent["parent_id"]
+    if artifact_id is not None:
+        existing = resources.get(session, ARTIFACT, artifact_id)
+    else:
+        existing = _same_name(session, parent.id, values)
+    if existing is None:
+        values["parent_id"] = parent.id
+        return resources.create(session, ARTIFACT, values, properties or {}), True
+    if values.get("type") not in (None, existing["type"]):
+        raise InvalidArgument(f"artifact {existing.id} is a {existing['type']}, not a {values['type']}")
+    if values.get("name") not in (None, existing["name"]):
+        raise InvalidArgument(f"artifact {existing.id} is named {existing['name']!r}; names cannot change")
+    if existing["parent_id"] not in (None, parent.id):
+        raise Conflict(f"artifact {existing.id} already belongs to {existing['parent_id']}, not {parent.id}")
+    values.pop("type", None)
+    values.pop("name", None)
+    values["parent_id"] = parent.id
+    record = resources.patch(session, ARTIFACT, existing.id, values, properties)
+    return record, False
+
+
+def _same_name(session: Session, parent_id: int, values: dict[str, Any]) -> Record | None:
+    if values.get("type") not in UPSERT_BY_NAME or not values.get("name"):
+        return None
+    found = Repository(session, ARTIFACT).select_where(
+        A.c.parent_id == parent_id, A.c.name == values["name"], A.c.type == values["type"], limit=1
+    )
+    return found[0] if found else None

@@ -1,0 +1,245 @@
+"""The behaviour every entity shares: create, get, find, list, patch, delete.
+
+Values travel by column name (the entity declaration's vocabulary); the API turns wire
+shapes into them and back. Entity-specific rules plug in through `rules.RULES`; nothing
+here names an entity.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+
+from modelreg.entities import BY_KIND, EntitySpec, FieldType, children_of, referrers_of
+from modelreg.entities.values import CustomProperties
+from modelreg.service import rules
+from modelreg.service.errors import AlreadyExists, InvalidArgument, MissingField, NotFound
+from modelreg.store.filter_parser import FilterSyntaxError
+from modelreg.store.filtering import FilterError, compile_filter
+from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository, UniqueViolation
+from modelreg.store.schema import TABLES
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _variant_label(spec: EntitySpec, variant: str | None) -> str:
+    v = spec.variant(variant) if variant else None
+    return v.label if v else spec.label
+
+
+def _not_found(spec: EntitySpec, id_: int | str, variant: str | None = None) -> NotFound:
+    return NotFound(f"{_variant_label(spec, variant)} with id {id_} not found")
+
+
+def get(session: Session, spec: EntitySpec, id_: int, *, variant: str | None = None) -> Record:
+    record = Repository(session, spec).get(id_)
+    if record is None or (variant is not None and record["type"] != variant):
+        raise _not_found(spec, id_, variant)
+    return record
+
+
+def parent_spec_of(session: Session, spec: EntitySpec, parent_id: int) -> EntitySpec:
+    """The kind of entity `parent_id` is, among those `spec` may hang under."""
+    assert spec.parent is not None
+    for kind in spec.parent.kinds:
+        pspec = BY_KIND[kind]
+        if Repository(session, pspec).exists(TABLES[kind].c.id == parent_id):
+            return pspec
+    labels = " or ".join(BY_KIND[k].label for k in spec.parent.kinds)
+    raise NotFound(f"{labels} with id {parent_id} not found")
+
+
+def require_exists(session: Session, kind: str, id_: int) -> None:
+    if not Repository(session, BY_KIND[kind]).exists(TABLES[kind].c.id == id_):
+        raise _not_found(BY_KIND[kind], id_)
+
+
+def find(
+    session: Session,
+    spec: EntitySpec,
+    *,
+    name: str | None = None,
+    external_id: str | None = None,
+    parent_id: int | None = None,
+    variant: str | None = None,
+) -> Record:
+    """The one entity with this externalId, or this name (within `parent_id` if given)."""
+    t = TABLES[spec.kind]
+    conds: list[ColumnElement[bool]] = []
+    if external_id is not None:
+        conds.append(t.c.external_id == external_id)
+    elif name is not None:
+        conds.append(t.c.name == name)
+    else:
+        raise InvalidArgument("supply either name or externalId")
+    if parent_id is not None and spec.parent is not None:
+        conds.append(t.c.parent_id == parent_id)
+    if variant is not None:
+        conds.append(t.c.type == variant)
+    found = Repository(session, spec).select_where(*conds, limit=2)
+    label = _variant_label(spec, variant)
+    if not found:
+        what = f"externalId {external_id!r}" if external_id is not None else f"name {name!r}"
+        where = f" in parent {parent_id}" if parent_id is not None else ""
+        raise NotFound(f"no {label} with {what}{where}")
+    if len(found) > 1:
+        raise InvalidArgument(f"more than one {label} is named {name!r}; pass parentResourceId to pick one")
+    return found[0]
+
+
+def list_page(
+    session: Session,
+    spec: EntitySpec,
+    page: PageRequest,
+    *,
+    scope: dict[str, Any] | None = None,
+    filter_query: str | None = None,
+    variant: str | None = None,
+) -> tuple[list[Record], str]:
+    t = TABLES[spec.kind]
+    conds: list[ColumnElement[bool]] = [t.c[k] == v for k, v in (scope or {}).items()]
+    if variant is not None:
+        conds.append(t.c.type == variant)
+    if filter_query:
+        try:
+            conds.append(compile_filter(spec, filter_query, variant))
+        except (FilterSyntaxError, FilterError) as exc:
+            raise InvalidArgument(str(exc)) from None
+    try:
+        return Repository(session, spec).page(conds, page)
+    except BadPageToken as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _check_references(session: Session, spec: EntitySpec, values: dict[str, Any]) -> None:
+    for f in spec.all_fields():
+        if f.type is FieldType.ID and f.references and values.get(f.column) is not None:
+            if f.column == "parent_id":
+                continue
+            require_exists(session, f.references, values[f.column])
+
+
+def _duplicate(spec: EntitySpec, values: dict[str, Any], exc: UniqueViolation) -> AlreadyExists:
+    label = _variant_label(spec, values.get("type"))
+    if exc.on_external_id:
+        return AlreadyExists(f"{label} with externalId {values.get('external_id')!r} already exists")
+    where = ""
+    if values.get("parent_id") is not None and spec.parent is not None:
+        where = f" in parent {values['parent_id']}"
+    return AlreadyExists(f"{label} with name {values.get('name')!r} already exists{where}")
+
+
+def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, now: int) -> None:
+    """Move every ancestor's lastUpdateTimeSinceEpoch: a child's change is the parent's too."""
+    while spec.parent is not None and parent_id is not None:
+        moved = False
+        for kind in spec.parent.kinds:
+            pspec = BY_KIND[kind]
+            t = TABLES[kind]
+            if Repository(session, pspec).update_where([t.c.id == parent_id], {"update_time": now}):
+                spec = pspec
+                if pspec.parent is None:
+                    return
+                row = session.execute(
+                    t.select().with_only_columns(t.c.parent_id).where(t.c.id == parent_id)
+                ).first()
+                parent_id = row[0] if row else None
+                moved = True
+                break
+        if not moved:
+            return
+
+
+def create(
+    session: Session,
+    spec: EntitySpec,
+    values: dict[str, Any],
+    properties: CustomProperties,
+) -> Record:
+    """Insert one entity; `values` are by column, `type` chooses a union's variant."""
+    values = dict(values)
+    variant = values.get("type")
+    if not values.get("name"):
+        v = spec.variant(variant) if variant else None
+        if spec.name_required or (v is not None and v.name_required):
+            raise MissingField("required field 'name' is zero value.")
+        values["name"] = str(uuid.uuid4())
+    for f in spec.fields_for(variant, "v1alpha3") + spec.fields_for(variant, "v1"):
+        if values.get(f.column) is None and f.default is not None:
+            values[f.column] = f.default
+    if spec.parent is not None and values.get("parent_id") is not None:
+        parent_spec_of(session, spec, values["parent_id"])
+    elif spec.parent is not None and spec.parent.required:
+        raise MissingField(f"required field '{spec.parent.field}' is zero value.")
+    _check_references(session, spec, values)
+    rules.before_create(session, spec, values, properties)
+    now = now_ms()
+    values["create_time"] = now
+    values["update_time"] = now
+    if spec.archivable:
+        values.setdefault("archived_with_parent", False)
+    try:
+        record = Repository(session, spec).insert(values, properties)
+    except UniqueViolation as exc:
+        raise _duplicate(spec, values, exc) from None
+    touch_ancestors(session, spec, values.get("parent_id"), now)
+    rules.after_create(session, spec, record)
+    return record
+
+
+def patch(
+    session: Session,
+    spec: EntitySpec,
+    id_: int,
+    values: dict[str, Any],
+    properties: CustomProperties | None,
+    *,
+    variant: str | None = None,
+) -> Record:
+    """Merge `values` into the entity; `properties`, when given, replace the whole map."""
+    before = get(session, spec, id_, variant=variant)
+    values = {k: v for k, v in values.items() if v is not None}
+    _check_references(session, spec, values)
+    rules.before_patch(session, spec, before, values)
+    now = now_ms()
+    values["update_time"] = now
+    repo = Repository(session, spec)
+    try:
+        repo.update(id_, values, properties)
+    except UniqueViolation as exc:
+        raise _duplicate(spec, {**before.values, **values}, exc) from None
+    touch_ancestors(session, spec, before["parent_id"], now)
+    after = get(session, spec, id_)
+    rules.after_patch(session, spec, before, after)
+    return after
+
+
+def delete(session: Session, spec: EntitySpec, id_: int, *, variant: str | None = None) -> None:
+    """Delete the entity and everything under it, or refuse and delete nothing."""
+    record = get(session, spec, id_, variant=variant)
+    _delete_tree(session, spec, [record.id])
+    touch_ancestors(session, spec, record["parent_id"], now_ms())
+
+
+def _delete_tree(session: Session, spec: EntitySpec, ids: list[int]) -> None:
+    if not ids:
+        return
+    rules.before_delete(session, spec, ids)
+    for child in children_of(spec.kind):
+        t = TABLES[child.kind]
+        child_ids = Repository(session, child).ids_where(t.c.parent_id.in_(ids))
+        _delete_tree(session, child, child_ids)
+    for other, f in referrers_of(spec.kind):
+        t = TABLES[other.kind]
+        repo = Repository(session, other)
+        if f.required:
+            _delete_tree(session, other, repo.ids_where(t.c[f.column].in_(ids)))
+        else:
+            repo.update_where([t.c[f.column].in_(ids)], {f.column: None})
+    Repository(session, spec).delete(ids)

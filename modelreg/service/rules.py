@@ -1,0 +1,41 @@
+"""Entity-specific rules, called by the generic operations in `resources.py` at fixed points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelreg.entities import EntitySpec
+from modelreg.entities.values import CustomProperties
+from modelreg.service import archiving, deployments, metrics
+from modelreg.store.repository import Record
+
+
+def before_create(
+    session: Session, spec: EntitySpec, values: dict[str, Any], properties: CustomProperties
+) -> None:
+    if spec.kind == "inference_service":
+        deployments.check_inference_service(session, values)
+    elif spec.kind == "serve_model":
+        deployments.check_servable(session, int(values["model_version_id"]))
+
+
+def after_create(session: Session, spec: EntitySpec, record: Record) -> None:
+    metrics.record_history(session, spec, record)
+
+
+def before_patch(session: Session, spec: EntitySpec, before: Record, values: dict[str, Any]) -> None:
+    archiving.before_patch(session, spec, before, values)
+    if spec.kind == "inference_service":
+        deployments.check_inference_service(session, {**before.values, **values})
+
+
+def after_patch(session: Session, spec: EntitySpec, before: Record, after: Record) -> None:
+    archiving.after_patch(session, spec, before, after)
+    metrics.record_history(session, spec, after)
+
+
+def before_delete(session: Session, spec: EntitySpec, ids: Sequence[int]) -> None:
+    deployments.refuse_if_deployed(session, spec, ids, "delete")

@@ -1,0 +1,24 @@
+"""Units of work as the service sees them: database trouble becomes a typed error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from modelreg.service.errors import InvalidArgument, Unavailable
+from modelreg.store.session import Database
+
+
+@contextmanager
+def transaction(db: Database, *, write: bool) -> Iterator[Session]:
+    """One transaction: committed whole when the block ends, rolled back whole otherwise."""
+    try:
+        with db.unit_of_work() if write else db.read_only() as session:
+            yield session
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
+    except DataError as exc:
+        raise InvalidArgument("a value is out of range or malformed for the database") from exc

@@ -1,0 +1,135 @@
+"""The relational schema, built from the entity declarations.
+
+Each entity gets one table with a column per declared field, so a page of any list is
+one query plus one for the custom properties of the whole page. Ids are drawn from one
+shared table, so an id names exactly one entity of one kind, as upstream's ids do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
+
+from modelreg.entities import ENTITIES, EntitySpec, FieldType
+
+NAME_LENGTH = 255
+
+
+def _string(length: int) -> TypeEngine[str]:
+    # PostgreSQL orders text by the database's locale; "C" orders by code point, as the
+    # other two do, so lists sorted by name come back the same on all three.
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+# TEXT holds 64 KiB on MariaDB; the others have no such limit worth the name.
+LongText: TypeEngine[str] = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+# MariaDB compares strings case-insensitively and pads trailing spaces by default;
+# a binary no-pad collation makes `=`, LIKE and uniqueness behave as on the others.
+TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_nopad_bin",
+}
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+resource_ids = Table(
+    "resource_ids",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    **TABLE_OPTIONS,
+)
+
+custom_properties = Table(
+    "custom_properties",
+    metadata,
+    Column("resource_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", _string(NAME_LENGTH), primary_key=True),
+    Column("value_type", String(8), nullable=False),
+    Column("string_value", LongText),
+    Column("int_value", BigInteger),
+    Column("double_value", Float(53)),
+    Column("bool_value", Boolean),
+    Column("proto_type", String(NAME_LENGTH)),
+    Index(None, "name", "int_value"),
+    Index(None, "name", "double_value"),
+    **TABLE_OPTIONS,
+)
+
+_COLUMN_TYPES: dict[FieldType, Any] = {
+    FieldType.STRING: _string(NAME_LENGTH),
+    FieldType.TEXT: LongText,
+    FieldType.ID: Integer,
+    FieldType.EPOCH_MS: BigInteger,
+    FieldType.STEP: BigInteger,
+    FieldType.DOUBLE: Float(53),
+    FieldType.ENUM: String(32),
+    FieldType.STRING_LIST: LongText,
+}
+
+
+def _entity_table(spec: EntitySpec) -> Table:
+    columns: list[Column[object]] = [
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("name", _string(NAME_LENGTH), nullable=False),
+        Column("external_id", _string(NAME_LENGTH), unique=True),
+        Column("description", LongText),
+        Column("create_time", BigInteger, nullable=False),
+        Column("update_time", BigInteger, nullable=False),
+    ]
+    if spec.parent is not None:
+        columns.append(Column("parent_id", Integer, nullable=not spec.parent.required))
+    if spec.discriminator:
+        columns.append(Column("type", String(32), nullable=False))
+    if spec.archivable:
+        # Set on versions archived along with their model, so restoring the model
+        # restores exactly those and not the ones archived on their own.
+        columns.append(Column("archived_with_parent", Boolean, nullable=False, default=False))
+    seen = {c.name for c in columns}
+    for f in spec.all_fields():
+        if f.column in seen:
+            continue
+        seen.add(f.column)
+        columns.append(Column(f.column, _COLUMN_TYPES[f.type]))
+
+    constraints: list[UniqueConstraint | Index] = [
+        Index(None, "create_time", "id"),
+        Index(None, "update_time", "id"),
+    ]
+    if spec.name_unique:
+        scope = ("parent_id", "name") if spec.parent is not None else ("name",)
+        constraints.append(UniqueConstraint(*scope))
+    else:
+        constraints.append(Index(None, "name", "id"))
+    if spec.parent is not None:
+        constraints.append(Index(None, "parent_id", "id"))
+    for f in spec.all_fields():
+        if f.type is FieldType.ID and f.column != "parent_id":
+            constraints.append(Index(None, f.column))
+    return Table(spec.table, metadata, *columns, *constraints, **TABLE_OPTIONS)
+
+
+TABLES: dict[str, Table] = {spec.kind: _entity_table(spec) for spec in ENTITIES}

@@ -1,0 +1,39 @@
+"""One unit of work per request, job or command: commit at the end or roll back whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """The engine and the session factory of one registry's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session whose changes are committed together when the block ends cleanly."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_only(self) -> Iterator[Session]:
+        """A session for reads; it never commits, and so never writes."""
+        with self._sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
