@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 MAX_LENGTH = 8192
 MAX_DEPTH = 64
@@ -20,7 +20,7 @@ TYPE_SUFFIXES = ("string_value", "int_value", "double_value", "bool_value")
 KEYWORDS = {"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL", "BETWEEN", "TRUE", "FALSE"}
 COMPARISONS = ("=", "!=", "<>", ">=", "<=", ">", "<")
 
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 Op = Literal["=", "!=", ">", ">=", "<", "<="]
 
 
@@ -90,7 +90,7 @@ class Not:
     item: Node
 
 
-Node = Union[Compare, Like, In, IsNull, Between, And, Or, Not]
+Node = Compare | Like | In | IsNull | Between | And | Or | Not
 
 
 @dataclass(frozen=True)
