@@ -92,8 +92,8 @@ def serve(
     settings = _settings(data_dir, database_url, host=host, port=port, workers=workers)
     try:
         revision = upgrade_schema(settings)
-    except Exception as exc:
-        typer.echo(f"error: cannot prepare the database: {exc}", err=True)
+    except Exception as exc:  # one clear line, not a traceback
+        typer.echo(f"error: cannot prepare the database: {_one_line(exc)}", err=True)
         raise typer.Exit(2) from None
     where = (settings.database_url and _redact(settings.database_url)) or str(settings.data_dir)
     typer.echo(
@@ -112,6 +112,13 @@ def serve(
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         server_header=False,
     )
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's statement and background link."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def _redact(url: str) -> str:

@@ -45,7 +45,9 @@ _SUMMARIES = {
     "delete": "Delete a {label} and everything under it",
     "find": "Find one {label} by name or externalId",
 }
-_request_models: list[Any] = []
+# (spec, variant, api, shape) of every request body a route takes; their models are
+# built when the document is first asked for, not at start-up.
+_request_bodies: list[tuple[EntitySpec, str | None, str, str]] = []
 
 
 def _query(name: str) -> dict[str, Any]:
@@ -64,7 +66,8 @@ def describe(
     """summary and openapi_extra for one generated route."""
     from modelreg.api import wire
 
-    label = spec.variant(variant).label if variant and spec.variant(variant) else spec.label
+    v = spec.variant(variant) if variant else None
+    label = v.label if v is not None else spec.label
     parameters: list[dict[str, Any]] = []
     if param:
         parameters.append({"name": param, "in": "path", "required": True, "schema": {"type": "string"}})
@@ -84,9 +87,9 @@ def describe(
     )
     if shape is not None:
         variants = [variant] if variant or not spec.discriminator else [v.type for v in spec.variants]
-        models = [wire.request_model(spec, v, api, shape) for v in variants]  # type: ignore[arg-type]
-        _request_models.extend(models)
-        refs = [{"$ref": REF.format(model=m.__name__)} for m in models]
+        bodies = [(spec, v, api, shape) for v in variants]
+        _request_bodies.extend(bodies)
+        refs = [{"$ref": REF.format(model=wire.model_name(*b))} for b in bodies]  # type: ignore[arg-type]
         body_schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
     return {"summary": _SUMMARIES[kind].format(label=label), "openapi_extra": extra}
@@ -100,7 +103,10 @@ def install(app: FastAPI) -> None:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        for model in _request_models:
+        from modelreg.api import wire
+
+        for body in _request_bodies:
+            model = wire.request_model(*body)  # type: ignore[arg-type]
             js = model.model_json_schema(ref_template=REF)
             for name, sub in js.pop("$defs", {}).items():
                 schemas.setdefault(name, sub)

@@ -186,11 +186,17 @@ def _model_fields(spec: EntitySpec, variant: str | None, api: str, shape: Shape)
     return fields
 
 
+def model_name(spec: EntitySpec, variant: str | None, api: str, shape: Shape) -> str:
+    v = spec.variant(variant) if variant else None
+    base = v.schema if v is not None else spec.schema
+    suffix = {"create": "Create", "update": "Update", "full": ""}[shape]
+    return f"{base}{suffix}" + ("" if api == V1 else "_v1alpha3")
+
+
 @cache
 def request_model(spec: EntitySpec, variant: str | None, api: str, shape: Shape) -> type[BaseModel]:
-    base = spec.variant(variant).schema if variant else spec.schema  # type: ignore[union-attr]
-    suffix = {"create": "Create", "update": "Update", "full": ""}[shape]
-    name = f"{base}{suffix}" + ("" if api == V1 else "_v1alpha3")
+    """Built on first use: start-up stays quick, and each model is built once."""
+    name = model_name(spec, variant, api, shape)
     return create_model(name, __config__=_CLOSED, **_model_fields(spec, variant, api, shape))
 
 

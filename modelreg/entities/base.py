@@ -117,11 +117,14 @@ class EntitySpec:
         return next((v for v in self.variants if v.type == type_), None)
 
     def all_fields(self) -> tuple[Field, ...]:
-        """The entity's own fields, then those of every variant, each once."""
-        seen: dict[str, Field] = {f.name: f for f in self.fields}
+        """The entity's own fields, then those of every variant, each column once.
+
+        Keyed by column, not wire name: Metric's and Parameter's `value` are two columns.
+        """
+        seen: dict[str, Field] = {f.column: f for f in self.fields}
         for v in self.variants:
             for f in v.fields:
-                seen.setdefault(f.name, f)
+                seen.setdefault(f.column, f)
         return tuple(seen.values())
 
     def fields_for(self, variant: str | None, api: str) -> tuple[Field, ...]:

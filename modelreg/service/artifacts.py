@@ -35,6 +35,7 @@ def upsert_in_parent(
     if parent_kind == "experiment_run":
         values["experiment_run_id"] = parent.id
         values["experiment_id"] = parent["parent_id"]
+    existing: Record | None
     if artifact_id is not None:
         existing = resources.get(session, ARTIFACT, artifact_id)
     else:

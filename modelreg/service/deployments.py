@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, EntitySpec
@@ -25,6 +25,7 @@ def latest_version(session: Session, model_id: int) -> Record | None:
 
 def _deployed(session: Session, kind: str, ids: Sequence[int]) -> list[Record]:
     deployed = IS.c.desired_state == "DEPLOYED"
+    cond: ColumnElement[bool]
     if kind == "registered_model":
         cond = IS.c.registered_model_id.in_(ids)
     elif kind == "model_version":

@@ -27,6 +27,8 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin), not the driver.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -35,6 +37,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # LIKE is case-insensitive in SQLite by default; the other two are case-sensitive.
     cur.execute("PRAGMA case_sensitive_like=ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """BEGIN IMMEDIATE for writers: they queue on the lock (busy_timeout) at the start,
+    instead of failing with "database is locked" when a read turns into a write."""
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -47,6 +56,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             pool_pre_ping=False,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     return create_engine(

@@ -8,13 +8,17 @@ compiles it to SQL with bound parameters. Nothing here knows about SQL.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 MAX_LENGTH = 8192
 MAX_DEPTH = 64
 MAX_IN_ITEMS = 1000
+MAX_CONDITIONS = 256  # keeps the SQL within every database's expression-depth limits
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what the databases' BIGINT columns hold
 
 TYPE_SUFFIXES = ("string_value", "int_value", "double_value", "bool_value")
 KEYWORDS = {"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL", "BETWEEN", "TRUE", "FALSE"}
@@ -129,13 +133,17 @@ def _read_quoted(text: str, start: int, quote: str) -> tuple[str, int]:
             if i + 1 >= len(text):
                 break
             nxt = text[i + 1]
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        if ch == quote:
+            ch = _ESCAPES.get(nxt, nxt)
+            step = 2
+        elif ch == quote:
             return "".join(out), i + 1
+        else:
+            step = 1
+        if ch == "\0":
+            # PostgreSQL cannot store or compare text holding NUL; no value ever has one.
+            raise FilterSyntaxError("NUL characters are not allowed", i)
         out.append(ch)
-        i += 1
+        i += step
     what = "name" if quote == "`" else "string"
     raise FilterSyntaxError(f"unterminated {what}: missing closing {quote}", start)
 
@@ -157,9 +165,15 @@ def tokenize(text: str) -> list[Token]:
         group = m.lastgroup
         raw = m.group()
         if group == "float":
-            tokens.append(Token("float", raw, float(raw), i))
+            number = float(raw)
+            if math.isinf(number):
+                raise FilterSyntaxError(f"number {raw} is too large", i)
+            tokens.append(Token("float", raw, number, i))
         elif group == "int":
-            tokens.append(Token("int", raw, int(raw), i))
+            whole = int(raw)
+            if not INT_MIN <= whole <= INT_MAX:
+                raise FilterSyntaxError(f"integer {raw} is out of the 64-bit range", i)
+            tokens.append(Token("int", raw, whole, i))
         elif group == "ident":
             tokens.append(Token("ident", raw, raw, i))
         elif group == "op":
@@ -176,6 +190,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.pos = 0
         self.depth = 0
+        self.conditions = 0
 
     @property
     def tok(self) -> Token:
@@ -229,23 +244,24 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_not(self) -> Node:
-        if self.accept_keyword("NOT"):
-            return Not(self.nested(self.parse_not))
+        if self.is_keyword("NOT"):
+            start = self.advance().position
+            return Not(self.nested(self.parse_not, start))
         return self.parse_primary()
 
-    def nested(self, parse: object) -> Node:
+    def nested(self, parse: Callable[[], Node], start: int) -> Node:
+        """Parse one level deeper; `start` is where the level opens, for the error."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise FilterSyntaxError(f"nested more than {MAX_DEPTH} deep", self.tok.position)
-        assert callable(parse)
-        node: Node = parse()
+            raise FilterSyntaxError(f"nested more than {MAX_DEPTH} deep", start)
+        node = parse()
         self.depth -= 1
         return node
 
     def parse_primary(self) -> Node:
         if self.tok.kind == "punct" and self.tok.text == "(":
-            self.advance()
-            node = self.nested(self.parse_or)
+            start = self.advance().position
+            node = self.nested(self.parse_or, start)
             self.expect_punct(")")
             return node
         return self.parse_comparison()
@@ -291,6 +307,9 @@ class _Parser:
         )
 
     def parse_comparison(self) -> Node:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise FilterSyntaxError(f"more than {MAX_CONDITIONS} conditions", self.tok.position)
         prop = self.parse_property()
         t = self.tok
         if t.kind == "op":
@@ -308,6 +327,11 @@ class _Parser:
             value = self.parse_value()
             if not isinstance(value, str):
                 raise FilterSyntaxError("LIKE and ILIKE take a quoted pattern", pt.position)
+            if _ends_in_escape(value):
+                raise FilterSyntaxError(
+                    "the pattern ends in an unfinished escape: write \\\\ in the pattern for a backslash",
+                    pt.position,
+                )
             return Like(prop, value, ci, negated)
         if self.accept_keyword("IN"):
             self.expect_punct("(")
@@ -335,6 +359,17 @@ class _Parser:
             f"expected {expected} after {prop.name!r}, found {self.tok.describe()}",
             self.tok.position,
         )
+
+
+def _ends_in_escape(pattern: str) -> bool:
+    """Whether the LIKE pattern ends in a lone backslash, which escapes nothing."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
+
+
+def is_blank(text: str) -> bool:
+    """Whether the query holds nothing but spaces and comments: no filter at all."""
+    return len(text) <= MAX_LENGTH and tokenize(text)[0].kind == "end"
 
 
 def parse(text: str) -> Node:

@@ -197,8 +197,8 @@ class Repository:
     # writes
 
     def insert(self, values: dict[str, Any], properties: CustomProperties) -> Record:
-        new_id = self.session.execute(insert(resource_ids).values(kind=self.spec.kind)).inserted_primary_key
-        assert new_id is not None
+        result: Any = self.session.execute(insert(resource_ids).values(kind=self.spec.kind))
+        new_id = result.inserted_primary_key
         row = {"id": int(new_id[0]), **values}
         self._guard(lambda: self.session.execute(insert(self.table).values(**row)))
         self._write_properties(row["id"], properties, replace=False)
@@ -223,7 +223,8 @@ class Repository:
             chunk = list(ids[start : start + 1000])
             self.session.execute(delete(custom_properties).where(custom_properties.c.resource_id.in_(chunk)))
             self.session.execute(delete(self.table).where(self.table.c.id.in_(chunk)))
-            self.session.execute(delete(resource_ids).where(resource_ids.c.id.in_(chunk)))
+            # The resource_ids row stays as a tombstone: SQLite hands out max(id)+1, so
+            # deleting it would give the next entity the id of the one just deleted.
 
     def _write_properties(self, id_: int, properties: CustomProperties, *, replace: bool) -> None:
         if replace:

@@ -13,7 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Float,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -41,7 +41,7 @@ LongText: TypeEngine[str] = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "ma
 
 # MariaDB compares strings case-insensitively and pads trailing spaces by default;
 # a binary no-pad collation makes `=`, LIKE and uniqueness behave as on the others.
-TABLE_OPTIONS = {
+TABLE_OPTIONS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_nopad_bin",
@@ -71,7 +71,7 @@ custom_properties = Table(
     Column("value_type", String(8), nullable=False),
     Column("string_value", LongText),
     Column("int_value", BigInteger),
-    Column("double_value", Float(53)),
+    Column("double_value", Double()),
     Column("bool_value", Boolean),
     Column("proto_type", String(NAME_LENGTH)),
     Index(None, "name", "int_value"),
@@ -85,14 +85,14 @@ _COLUMN_TYPES: dict[FieldType, Any] = {
     FieldType.ID: Integer,
     FieldType.EPOCH_MS: BigInteger,
     FieldType.STEP: BigInteger,
-    FieldType.DOUBLE: Float(53),
+    FieldType.DOUBLE: Double(),
     FieldType.ENUM: String(32),
     FieldType.STRING_LIST: LongText,
 }
 
 
 def _entity_table(spec: EntitySpec) -> Table:
-    columns: list[Column[object]] = [
+    columns: list[Column[Any]] = [
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("name", _string(NAME_LENGTH), nullable=False),
         Column("external_id", _string(NAME_LENGTH), unique=True),
@@ -115,7 +115,7 @@ def _entity_table(spec: EntitySpec) -> Table:
         seen.add(f.column)
         columns.append(Column(f.column, _COLUMN_TYPES[f.type]))
 
-    constraints: list[UniqueConstraint | Index] = [
+    constraints: list[Any] = [
         Index(None, "create_time", "id"),
         Index(None, "update_time", "id"),
     ]

@@ -15,6 +15,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
+        self._writers = sessionmaker(bind=writer, expire_on_commit=False, autoflush=False)
 
     @property
     def dialect(self) -> str:
@@ -23,7 +25,7 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """A session whose changes are committed together when the block ends cleanly."""
-        with self._sessions() as session, session.begin():
+        with self._writers() as session, session.begin():
             yield session
 
     @contextmanager

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 15:38:33.461186
+Create Date: 2026-11-26 15:45:53.296131
 """
 
 from collections.abc import Sequence
@@ -47,9 +47,10 @@ def upgrade() -> None:
     sa.Column('source', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
     sa.Column('schema', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
     sa.Column('profile', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
-    sa.Column('metric_value', sa.Float(precision=53), nullable=True),
+    sa.Column('metric_value', sa.Double(), nullable=True),
     sa.Column('timestamp', sa.BigInteger(), nullable=True),
     sa.Column('step', sa.BigInteger(), nullable=True),
+    sa.Column('parameter_value', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
     sa.Column('parameter_type', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_artifacts')),
     sa.UniqueConstraint('external_id', name=op.f('uq_artifacts_external_id')),
@@ -71,7 +72,7 @@ def upgrade() -> None:
     sa.Column('value_type', sa.String(length=8), nullable=False),
     sa.Column('string_value', sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mariadb').with_variant(mysql.MEDIUMTEXT(), 'mysql'), nullable=True),
     sa.Column('int_value', sa.BigInteger(), nullable=True),
-    sa.Column('double_value', sa.Float(precision=53), nullable=True),
+    sa.Column('double_value', sa.Double(), nullable=True),
     sa.Column('bool_value', sa.Boolean(), nullable=True),
     sa.Column('proto_type', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('resource_id', 'name', name=op.f('pk_custom_properties')),
@@ -165,7 +166,7 @@ def upgrade() -> None:
     sa.Column('update_time', sa.BigInteger(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=32), nullable=True),
-    sa.Column('metric_value', sa.Float(precision=53), nullable=True),
+    sa.Column('metric_value', sa.Double(), nullable=True),
     sa.Column('timestamp', sa.BigInteger(), nullable=True),
     sa.Column('step', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_history')),

@@ -1,0 +1,195 @@
+"""Operability: probes, request ids, access logs, body limit, and a database that goes away."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from modelreg.api.app import create_app
+from modelreg.service.registry import upgrade_schema
+from modelreg.settings import Settings
+from modelreg.store.engine import normalize_url
+from tests.conftest import SERVER_URLS, V1, V1ALPHA3
+
+
+def test_probes(client: TestClient) -> None:
+    assert client.get("/livez").status_code == 200
+    r = client.get("/readyz/health", params={"format": "json"})
+    assert r.status_code == 200
+    assert r.json() == {"status": "pass", "checks": {"database": "pass", "schema": "pass"}}
+    assert client.get("/readyz/health").text == "OK"
+    assert client.get("/readyz/isDirty").status_code == 200
+
+
+def test_openapi_document_and_docs(sqlite_client: TestClient) -> None:
+    doc = sqlite_client.get("/openapi.json").json()
+    paths = doc["paths"]
+    assert len([p for p in paths if p.startswith(V1ALPHA3 + "/")]) == 34
+    assert len([p for p in paths if p.startswith(V1 + "/")]) == 24
+    body = paths[f"{V1}/registered_models"]["post"]["requestBody"]["content"]["application/json"]
+    ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert "name" in doc["components"]["schemas"][ref]["properties"]
+    assert sqlite_client.get("/docs").status_code == 200
+
+
+def test_request_id_is_kept_or_made(sqlite_client: TestClient) -> None:
+    r = sqlite_client.get(f"{V1}/registered_models", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    made = sqlite_client.get(f"{V1}/registered_models").headers["x-request-id"]
+    assert len(made) == 32
+    hostile = sqlite_client.get(f"{V1}/registered_models", headers={"X-Request-ID": "a b\tc"})
+    assert hostile.headers["x-request-id"] != "a b\tc"
+
+
+def test_access_log_is_one_json_line_per_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    s = Settings(data_dir=tmp_path)
+    upgrade_schema(s)
+    with TestClient(create_app(s)) as c, caplog.at_level(logging.INFO, logger="modelreg.access"):
+        c.get(f"{V1}/registered_models/42", headers={"X-Request-ID": "log-me"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "modelreg.access"]
+    assert lines[-1]["request_id"] == "log-me"
+    assert lines[-1]["status"] == 404
+    assert lines[-1]["path"] == f"{V1}/registered_models/42"
+
+
+def test_body_over_the_limit_is_413_and_writes_nothing(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, max_body_bytes=1024, access_log=False)
+    upgrade_schema(s)
+    with TestClient(create_app(s)) as c:
+        big = {"name": "big", "description": "x" * 4096}
+        r = c.post(f"{V1}/registered_models", json=big)
+        assert r.status_code == 413
+        assert r.json()["code"] == "Request Entity Too Large"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            yield b'{"name": "big", "description": "'
+            for _ in range(8):
+                yield b"x" * 512
+            yield b'"}'
+
+        r = c.post(f"{V1}/registered_models", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert c.get(f"{V1}/registered_models").json()["size"] == 0
+
+
+def test_unknown_path_and_method(sqlite_client: TestClient) -> None:
+    r = sqlite_client.get(f"{V1}/no_such_thing")
+    assert r.status_code == 404
+    assert set(r.json()) == {"code", "message"}
+    r = sqlite_client.put(f"{V1}/registered_models")
+    assert r.status_code == 405
+    assert set(r.json()) == {"code", "message"}
+
+
+class _Proxy:
+    """A TCP proxy in front of PostgreSQL that the test can cut and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.up = False
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conns.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def postgres_behind_proxy() -> Iterator[tuple[str, _Proxy]]:
+    admin_url = normalize_url(SERVER_URLS["postgresql"])
+    name = f"modelreg_down_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # noqa: BLE001
+        from tests.conftest import _unreachable
+
+        _unreachable("postgresql", exc)
+    u = make_url(admin_url)
+    proxy = _Proxy((u.host or "127.0.0.1", u.port or 5432))
+    url = u.set(database=name, host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    yield url, proxy
+    proxy.close()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_database_down_is_503_and_recovers(tmp_path: Path, postgres_behind_proxy: tuple[str, _Proxy]) -> None:
+    url, proxy = postgres_behind_proxy
+    s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
+    upgrade_schema(s)
+    with TestClient(create_app(s), raise_server_exceptions=False) as c:
+        assert c.post(f"{V1}/registered_models", json={"name": "before"}).status_code == 201
+        proxy.cut()
+        for method, path, body in (
+            ("GET", f"{V1}/registered_models", None),
+            ("POST", f"{V1}/registered_models", {"name": "during"}),
+        ):
+            r = c.request(method, path, json=body)
+            assert r.status_code == 503, r.text
+            assert r.json()["code"] == "Service Unavailable"
+        assert c.get("/readyz/health").status_code == 503
+        assert c.get("/livez").status_code == 200
+        proxy.restore()
+        r = c.get(f"{V1}/registered_models")
+        assert r.status_code == 200
+        assert [m["name"] for m in r.json()["items"]] == ["before"]
+        assert c.get("/readyz/health").status_code == 200
