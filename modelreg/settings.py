@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,10 +30,24 @@ class Settings(BaseSettings):
     access_log: bool = True
     graceful_shutdown_seconds: int = 10
 
+    # Where uploaded model files go: "local" (storage_path, default <data_dir>/artifacts)
+    # or "s3". S3 credentials fall back to boto3's usual chain (AWS_* variables, profiles).
+    storage: Literal["local", "s3"] = "local"
+    storage_path: Path | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelreg.db'}"
+
+    def resolved_storage_path(self) -> Path:
+        return self.storage_path or self.data_dir
 
     def ensure_data_dir(self) -> None:
         if not self.database_url:

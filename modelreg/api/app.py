@@ -14,6 +14,7 @@ from modelreg.api.extra_routes import extra_router
 from modelreg.api.health import health_router
 from modelreg.api.middleware import RequestContext
 from modelreg.api.routes import entity_router
+from modelreg.api.storage_routes import storage_router, unlimited_body
 from modelreg.entities import V1, V1ALPHA3
 from modelreg.service.registry import open_database
 from modelreg.settings import Settings
@@ -45,10 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The fixed paths (e.g. /experiment_runs/metric_history) must come before /{id}.
         app.include_router(extra_router(api), prefix=f"{API_PREFIX}/{api}")
         app.include_router(entity_router(api), prefix=f"{API_PREFIX}/{api}")
+    app.include_router(storage_router())
     app.include_router(health_router())
     openapi_docs.install(app)
     app.add_middleware(
-        RequestContext, max_body_bytes=settings.max_body_bytes, log_requests=settings.access_log
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        log_requests=settings.access_log,
+        unlimited=unlimited_body,
     )
     logging.getLogger("modelreg").setLevel(settings.log_level.upper())
     return app

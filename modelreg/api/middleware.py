@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,10 +34,18 @@ class RequestContext:
     """Gives each request an id (kept from X-Request-ID when sane), logs it as one JSON line,
     and refuses bodies over `max_body_bytes` with 413 before they are read whole."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, log_requests: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        log_requests: bool = True,
+        unlimited: Callable[[Scope], bool] = lambda _: False,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.log_requests = log_requests
+        self.unlimited = unlimited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,6 +68,8 @@ class RequestContext:
             await send(message)
 
         declared = headers.get(b"content-length")
+        if self.unlimited(scope):
+            declared = None
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 raise _TooLarge
@@ -66,7 +77,8 @@ class RequestContext:
                 for m in _error(400, "Bad Request", "query parameters must not contain NUL characters"):
                     await send_with_id(m)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                body = receive if self.unlimited(scope) else self._limited(receive)
+                await self.app(scope, body, send_with_id)
         except _TooLarge:
             if sent_start:
                 raise

@@ -5,12 +5,32 @@ from __future__ import annotations
 from modelreg.settings import Settings
 from modelreg.store import migrations
 from modelreg.store.engine import make_engine
+from modelreg.store.files import FileStore, LocalFileStore
 from modelreg.store.session import Database
+
+
+def open_file_store(settings: Settings) -> FileStore:
+    if settings.storage == "s3":
+        from modelreg.store.files.s3 import S3FileStore
+
+        if not settings.s3_bucket:
+            raise ValueError("MODELREG_STORAGE=s3 needs MODELREG_S3_BUCKET")
+        secret = settings.s3_secret_access_key
+        return S3FileStore(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+        )
+    return LocalFileStore(settings.resolved_storage_path())
 
 
 def open_database(settings: Settings) -> Database:
     settings.ensure_data_dir()
-    return Database(make_engine(settings.resolved_database_url(), pool_size=settings.pool_size))
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.pool_size)
+    return Database(engine, open_file_store(settings))
 
 
 def upgrade_schema(settings: Settings) -> str | None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties
 from modelreg.service import archiving, deployments, metrics
+from modelreg.store.files import artifact_key
 from modelreg.store.repository import Record
+from modelreg.store.schema import artifact_files
 
 
 def before_create(
@@ -39,3 +42,11 @@ def after_patch(session: Session, spec: EntitySpec, before: Record, after: Recor
 
 def before_delete(session: Session, spec: EntitySpec, ids: Sequence[int]) -> None:
     deployments.refuse_if_deployed(session, spec, ids, "delete")
+    if spec.kind == "artifact":
+        forget_files(session, ids)
+
+
+def forget_files(session: Session, artifact_ids: Sequence[int]) -> None:
+    """Drop deleted artifacts' manifests now, and their stored bytes once the change commits."""
+    session.execute(delete(artifact_files).where(artifact_files.c.artifact_id.in_(artifact_ids)))
+    session.info.setdefault("drop_prefixes", []).extend(artifact_key(i) for i in artifact_ids)

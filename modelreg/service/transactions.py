@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 from modelreg.service.errors import InvalidArgument, Unavailable
 from modelreg.store.session import Database
 
+log = logging.getLogger("modelreg.service")
+
 
 @contextmanager
 def transaction(db: Database, *, write: bool) -> Iterator[Session]:
@@ -18,7 +21,15 @@ def transaction(db: Database, *, write: bool) -> Iterator[Session]:
     try:
         with db.unit_of_work() if write else db.read_only() as session:
             yield session
+            dropped: list[str] = session.info.pop("drop_prefixes", [])
     except (OperationalError, InterfaceError) as exc:
         raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
     except DataError as exc:
         raise InvalidArgument("a value is out of range or malformed for the database") from exc
+    # Only now that the deletion is committed may the deleted artifacts' bytes go.
+    if dropped and db.files is not None:
+        for prefix in dropped:
+            try:
+                db.files.delete_prefix(prefix)
+            except Exception:  # a leftover file must not fail a committed delete
+                log.warning("could not delete stored files under %s", prefix, exc_info=True)

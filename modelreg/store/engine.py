@@ -37,6 +37,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # LIKE is case-insensitive in SQLite by default; the other two are case-sensitive.
     cur.execute("PRAGMA case_sensitive_like=ON")
     cur.close()
+    # SQLite's lower() maps ASCII only; PostgreSQL's and MariaDB's map all of Unicode (ILIKE).
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    """Unicode's simple lowercase mapping: one character for one, as the servers do."""
+    if not isinstance(value, str):
+        return value
+    low = value.lower()
+    if len(low) == len(value):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in value)
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -3,29 +3,41 @@
 Names resolve against the entity's declaration: its columns first, then custom
 properties by bare name. Every literal becomes a bound parameter; nothing from the
 query is ever pasted into SQL text.
+
+A custom property the entity does not have behaves as a NULL column does in SQL: no
+comparison with it holds, negated or not (`NOT p = 1`, `p != 1` and `p NOT IN (1)` all
+skip entities without `p`); `p IS NULL` finds them. A value of another type than the
+literal's never equals it, so `p != 1` holds for a string-valued `p`. NOT is pushed down
+to the comparisons (De Morgan) to keep these rules under any nesting.
+
+The three databases give the same answers: text compares by code point everywhere
+(PostgreSQL gets `COLLATE "C"`), LIKE is case-sensitive, and ILIKE folds case by
+Unicode's simple lowercase mapping on all three.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Float,
-    Integer,
     String,
     and_,
     exists,
     false,
-    func,
     literal,
     not_,
     or_,
     select,
     true,
 )
-from sqlalchemy.sql.elements import ColumnElement as _CE
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from modelreg.entities import EntitySpec, Field, FieldType
 from modelreg.store import filter_parser as fp
@@ -35,7 +47,11 @@ LIKE_ESCAPE = "\\"
 
 
 class FilterError(ValueError):
-    """A filterQuery that parses but does not make sense for this entity."""
+    """A filterQuery that parses but does not make sense for this entity; says where."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"invalid filterQuery at position {position}: {message}")
+        self.position = position
 
 
 # Columns every entity has, by the wire name the filter uses.
@@ -49,6 +65,82 @@ _BASE_COLUMNS: dict[str, tuple[str, FieldType]] = {
 }
 _INTEGER_TYPES = (FieldType.ID, FieldType.EPOCH_MS, FieldType.STEP)
 _STRING_TYPES = (FieldType.STRING, FieldType.TEXT, FieldType.ENUM)
+_FLIP: dict[fp.Op, fp.Op] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
+
+
+# --- SQL pieces that differ by database ---------------------------------------------
+
+
+class _Bytewise(FunctionElement[str]):
+    """Text compared by code point: `x COLLATE "C"` on PostgreSQL, plain `x` elsewhere."""
+
+    type = String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(_Bytewise)
+def _bytewise(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite compares bytes (UTF-8 order is code-point order); MariaDB's tables are
+    # utf8mb4_nopad_bin.
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Bytewise, "postgresql")
+def _bytewise_pg(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    # Short columns are already "C"; long text and parameters take the database's locale.
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+class _Fold(FunctionElement[str]):
+    """Unicode lowercase of text, for ILIKE."""
+
+    type = String()
+    name = "fold"
+    inherit_cache = True
+
+
+@compiles(_Fold)
+def _fold(element: _Fold, compiler: SQLCompiler, **kw: Any) -> str:
+    # MariaDB's LOWER maps all of Unicode; SQLite's `lower` is replaced by Python's on
+    # connect (store/engine.py), its own knows ASCII only.
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Fold, "postgresql")
+def _fold_pg(element: _Fold, compiler: SQLCompiler, **kw: Any) -> str:
+    # Under "C", which short columns use, PostgreSQL lowercases ASCII only; the database's
+    # own locale knows the rest.
+    return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "default")'
+
+
+def _text(expr: ColumnElement[Any] | str) -> ColumnElement[str]:
+    if isinstance(expr, str):
+        expr = literal(expr, String)
+    return _Bytewise(expr)
+
+
+def _like(col: ColumnElement[Any], pattern: str, ci: bool) -> ColumnElement[bool]:
+    if ci:
+        return _Fold(col).like(_Fold(literal(pattern, String)), escape=LIKE_ESCAPE)
+    return col.like(literal(pattern, String), escape=LIKE_ESCAPE)
+
+
+def _compare(col: ColumnElement[Any], op: fp.Op, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return col == value
+    if op == "!=":
+        return col != value
+    if op == ">":
+        return col > value
+    if op == ">=":
+        return col >= value
+    if op == "<":
+        return col < value
+    return col <= value
+
+
+# --- literals ---------------------------------------------------------------------------
 
 
 def _candidates(spec: EntitySpec, variant: str | None, name: str) -> list[tuple[str, FieldType]]:
@@ -80,29 +172,33 @@ def _kind_of(value: fp.Value) -> str:
 
 
 def _as_int(prop: fp.Prop, value: fp.Value) -> int:
+    n: int | None = None
     if isinstance(value, bool):
-        raise FilterError(f"{prop.name!r} holds integers; {value!r} is a boolean")
+        raise FilterError(f"{prop.name!r} holds integers; {value!r} is a boolean", prop.position)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value)
+            n = int(value.strip())
         except ValueError:
-            pass
-    raise FilterError(f"{prop.name!r} holds integers; {value!r} is not one")
+            n = None
+    if n is None or not fp.INT_MIN <= n <= fp.INT_MAX:
+        raise FilterError(f"{prop.name!r} holds integers; {value!r} is not one", prop.position)
+    return n
 
 
 def _as_float(prop: fp.Prop, value: fp.Value) -> float:
     if isinstance(value, bool):
-        raise FilterError(f"{prop.name!r} holds numbers; {value!r} is a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
+        raise FilterError(f"{prop.name!r} holds numbers; {value!r} is a boolean", prop.position)
     try:
-        return float(value)
+        f = float(value)
     except ValueError:
-        raise FilterError(f"{prop.name!r} holds numbers; {value!r} is not one") from None
+        f = float("nan")
+    if f != f or f in (float("inf"), float("-inf")):
+        raise FilterError(f"{prop.name!r} holds numbers; {value!r} is not one", prop.position)
+    return f
 
 
 def _as_bool(prop: fp.Prop, value: fp.Value) -> bool:
@@ -110,7 +206,7 @@ def _as_bool(prop: fp.Prop, value: fp.Value) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise FilterError(f"{prop.name!r} holds booleans; {value!r} is not one")
+    raise FilterError(f"{prop.name!r} holds booleans; {value!r} is not one", prop.position)
 
 
 def _as_str(value: fp.Value) -> str:
@@ -119,41 +215,7 @@ def _as_str(value: fp.Value) -> str:
     return str(value)
 
 
-def _coerce(prop: fp.Prop, ftype: FieldType, value: fp.Value) -> object:
-    if ftype in _INTEGER_TYPES:
-        return _as_int(prop, value)
-    if ftype is FieldType.DOUBLE:
-        return _as_float(prop, value)
-    return _as_str(value)
-
-
-def _sql_type(ftype: FieldType) -> type:
-    if ftype in _INTEGER_TYPES:
-        return Integer
-    if ftype is FieldType.DOUBLE:
-        return Float
-    return String
-
-
-def _like(col: ColumnElement[object], pattern: str, ci: bool) -> ColumnElement[bool]:
-    if ci:
-        return func.lower(col).like(func.lower(literal(pattern, String)), escape=LIKE_ESCAPE)
-    return col.like(literal(pattern, String), escape=LIKE_ESCAPE)
-
-
-def _compare(col: ColumnElement[object], op: fp.Op, value: object) -> ColumnElement[bool]:
-    if op == "=":
-        return col == value
-    if op == "!=":
-        return col != value
-    if op == ">":
-        return col > value
-    if op == ">=":
-        return col >= value
-    if op == "<":
-        return col < value
-    return col <= value
-
+# --- the compiler -------------------------------------------------------------------------
 
 class _Compiler:
     def __init__(self, spec: EntitySpec, variant: str | None) -> None:
@@ -161,31 +223,21 @@ class _Compiler:
         self.variant = variant
         self.table = TABLES[spec.kind]
 
-    def compile(self, node: fp.Node) -> ColumnElement[bool]:
-        if isinstance(node, fp.And):
-            return and_(*(self.compile(n) for n in node.items))
-        if isinstance(node, fp.Or):
-            return or_(*(self.compile(n) for n in node.items))
+    def compile(self, node: fp.Node, negate: bool = False) -> ColumnElement[bool]:
+        """`node`, or NOT `node` when `negate`, pushed down to the comparisons."""
+        if isinstance(node, (fp.And, fp.Or)):
+            items = [self.compile(n, negate) for n in node.items]
+            return or_(*items) if isinstance(node, fp.And) == negate else and_(*items)
         if isinstance(node, fp.Not):
-            return not_(self.compile(node.item))
-        return self.leaf(node)
+            return self.compile(node.item, not negate)
+        cands = _candidates(self.spec, self.variant, node.prop.name)
+        if cands:
+            cond = self.on_column(node, self.pick(node, cands))
+            return not_(cond) if negate else cond
+        return self.on_property(node, negate)
 
-    def _column(
-        self, prop: fp.Prop, sample: fp.Value | None
-    ) -> tuple[ColumnElement[object], FieldType] | None:
-        cands = _candidates(self.spec, self.variant, prop.name)
-        if not cands:
-            return None
-        if len(cands) > 1 and sample is not None:
-            numeric = _kind_of(sample) in ("int", "double")
-            for column, ftype in cands:
-                if numeric == (ftype not in _STRING_TYPES):
-                    return self.table.c[column], ftype
-        column, ftype = cands[0]
-        return self.table.c[column], ftype
-
-    def leaf(self, node: fp.Node) -> ColumnElement[bool]:
-        prop: fp.Prop = node.prop  # type: ignore[union-attr]
+    def pick(self, node: fp.Node, cands: list[tuple[str, FieldType]]) -> tuple[ColumnElement[Any], FieldType]:
+        """The column a name means; by the literal's kind when variants disagree on it."""
         sample: fp.Value | None = None
         if isinstance(node, fp.Compare):
             sample = node.value
@@ -195,40 +247,70 @@ class _Compiler:
             sample = node.low
         elif isinstance(node, fp.Like):
             sample = node.pattern
-        resolved = self._column(prop, sample)
-        if resolved is not None:
-            return self.on_column(node, prop, *resolved)
-        return self.on_property(node, prop)
+        if len(cands) > 1 and sample is not None:
+            numeric = _kind_of(sample) in ("int", "double")
+            for column, ftype in cands:
+                if numeric == (ftype not in _STRING_TYPES):
+                    return self.table.c[column], ftype
+        column, ftype = cands[0]
+        return self.table.c[column], ftype
 
-    def on_column(
-        self, node: fp.Node, prop: fp.Prop, col: ColumnElement[object], ftype: FieldType
-    ) -> ColumnElement[bool]:
+    # Columns: SQL's own NULL logic already gives the rules above.
+
+    def on_column(self, node: fp.Node, resolved: tuple[ColumnElement[Any], FieldType]) -> ColumnElement[bool]:
+        col, ftype = resolved
+        prop = node.prop
         if ftype is FieldType.STRING_LIST:
-            raise FilterError(f"{prop.name!r} cannot be filtered on")
+            raise FilterError(f"{prop.name!r} cannot be filtered on", prop.position)
         if isinstance(node, fp.IsNull):
             return col.is_not(None) if node.negated else col.is_(None)
         if isinstance(node, fp.Like):
             if ftype not in _STRING_TYPES:
-                raise FilterError(f"LIKE needs a text property; {prop.name!r} is a number")
+                raise FilterError(f"LIKE needs a text property; {prop.name!r} is a number", prop.position)
             cond = _like(col, node.pattern, node.case_insensitive)
             return not_(cond) if node.negated else cond
+        bytewise = ftype in _STRING_TYPES and ftype is not FieldType.STRING  # STRING columns are "C"
+        if bytewise:
+            col = _text(col)
+
+        def value(v: fp.Value) -> Any:
+            if ftype in _INTEGER_TYPES:
+                # BIGINT: PostgreSQL would refuse 3000000000 cast to the INTEGER of `id`.
+                return literal(_as_int(prop, v), BigInteger)
+            if ftype is FieldType.DOUBLE:
+                return literal(_as_float(prop, v), Float(53))
+            return _text(_as_str(v)) if bytewise else _as_str(v)
+
         if isinstance(node, fp.Compare):
-            return _compare(col, node.op, _coerce(prop, ftype, node.value))
+            return _compare(col, node.op, value(node.value))
         if isinstance(node, fp.In):
             if not node.values:
                 return true() if node.negated else false()
-            values = [_coerce(prop, ftype, v) for v in node.values]
+            values = [value(v) for v in node.values]
             return col.not_in(values) if node.negated else col.in_(values)
         assert isinstance(node, fp.Between)
-        cond = col.between(_coerce(prop, ftype, node.low), _coerce(prop, ftype, node.high))
+        cond = col.between(value(node.low), value(node.high))
         return not_(cond) if node.negated else cond
 
-    def on_property(self, node: fp.Node, prop: fp.Prop) -> ColumnElement[bool]:
-        cp = custom_properties.c
-        base = [cp.resource_id == self.table.c.id, cp.name == prop.name]
+    # Custom properties: one EXISTS on the property table per condition, negated by hand.
+    # A property is one row; `match` is a two-valued test of that row, so "has `p`, and
+    # its value does not match" is EXISTS(row AND NOT match).
 
-        def has(*conds: ColumnElement[bool]) -> ColumnElement[bool]:
-            return exists(select(literal(1)).where(*base, *conds))
+    def on_property(self, node: fp.Node, negate: bool) -> ColumnElement[bool]:
+        prop = node.prop
+        cp = custom_properties.c
+        sub = (
+            select(literal(1))
+            .where(cp.resource_id == self.table.c.id, cp.name == prop.name)
+            .correlate(self.table)
+            # PostgreSQL turns each EXISTS into a semi-join and then plans the joins of
+            # all of them together: 100 conditions took seconds to plan. OFFSET 0 keeps
+            # each one a subplan, a primary-key probe per row.
+            .suffix_with("OFFSET 0", dialect="postgresql")
+        )
+
+        def has(cond: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+            return exists(sub if cond is None else sub.where(cond))
 
         suffix = prop.type_suffix
         if isinstance(node, fp.IsNull):
@@ -239,64 +321,67 @@ class _Compiler:
                 "bool_value": cp.bool_value,
             }
             cond = has(column_of[suffix].is_not(None)) if suffix else has()
-            return cond if node.negated else not_(cond)
+            return cond if node.negated != negate else not_(cond)
         if isinstance(node, fp.Like):
             if suffix not in (None, "string_value"):
-                raise FilterError(f"LIKE needs a string value; {suffix} is not one")
-            cond = has(cp.value_type == "string", _like(cp.string_value, node.pattern, node.case_insensitive))
-            return not_(cond) if node.negated else cond
+                raise FilterError(f"LIKE needs a string value; {suffix} is not one", prop.position)
+            match = and_(
+                cp.value_type == "string",
+                cp.string_value.is_not(None),
+                _like(cp.string_value, node.pattern, node.case_insensitive),
+            )
+            return has(not_(match) if node.negated != negate else match)
         if isinstance(node, fp.In):
             if not node.values:
-                return true() if node.negated else false()
-            cond = or_(*(self._typed(prop, suffix, has, lambda c, v: c == v, v) for v in node.values))
-            return not_(cond) if node.negated else cond
+                return true() if node.negated != negate else false()
+            match = or_(*(self._match(prop, "=", v) for v in node.values))
+            return has(not_(match) if node.negated != negate else match)
         if isinstance(node, fp.Between):
             low, high = node.low, node.high
-            cond = (
-                and_(
-                    self._typed(prop, suffix, has, lambda c, v: c >= v, low),
-                    self._typed(prop, suffix, has, lambda c, v: c <= v, high),
-                )
-                if suffix is None and _kind_of(low) != _kind_of(high)
-                else self._typed_between(prop, suffix, has, low, high)
-            )
-            return not_(cond) if node.negated else cond
+            if node.negated != negate:
+                return has(or_(self._match(prop, "<", low), self._match(prop, ">", high)))
+            return has(and_(self._match(prop, ">=", low), self._match(prop, "<=", high)))
         assert isinstance(node, fp.Compare)
         op = node.op
-        return self._typed(prop, suffix, has, lambda c, v: _compare(c, op, v), node.value)
+        if op == "!=":
+            op, negate = "=", not negate
+        if op == "=":
+            match = self._match(prop, "=", node.value)
+            return has(not_(match) if negate else match)
+        return has(self._match(prop, _FLIP[op] if negate else op, node.value))
 
-    def _typed_between(self, prop: fp.Prop, suffix: str | None, has, low: fp.Value, high: fp.Value):  # type: ignore[no-untyped-def]
+    def _match(self, prop: fp.Prop, op: fp.Op, value: fp.Value) -> ColumnElement[bool]:
+        """The property row holds a value of the literal's type (or the suffix's) that
+        compares; never NULL, so NOT of it is "a value that does not"."""
         cp = custom_properties.c
-        kind = suffix.removesuffix("_value") if suffix else _kind_of(low)
-        if kind == "string":
-            return has(cp.value_type == "string", cp.string_value.between(_as_str(low), _as_str(high)))
-        if kind == "bool":
-            return has(cp.bool_value.between(_as_bool(prop, low), _as_bool(prop, high)))
-        if kind == "double":
-            return has(cp.double_value.between(_as_float(prop, low), _as_float(prop, high)))
-        lo, hi = _as_int(prop, low), _as_int(prop, high)
-        return or_(has(cp.int_value.between(lo, hi)), has(cp.double_value.between(float(lo), float(hi))))
+        kind = prop.type_suffix.removesuffix("_value") if prop.type_suffix else _kind_of(value)
 
-    def _typed(self, prop: fp.Prop, suffix: str | None, has, cmp, value: fp.Value):  # type: ignore[no-untyped-def]
-        cp = custom_properties.c
-        kind = suffix.removesuffix("_value") if suffix else _kind_of(value)
+        def test(col: ColumnElement[Any], v: Any) -> ColumnElement[bool]:
+            return and_(col.is_not(None), _compare(col, op, v))
+
         if kind == "string":
-            return has(cp.value_type == "string", cmp(cp.string_value, _as_str(value)))
+            return and_(cp.value_type == "string", test(_text(cp.string_value), _text(_as_str(value))))
         if kind == "bool":
-            return has(cmp(cp.bool_value, literal(_as_bool(prop, value), Boolean)))
+            return test(cp.bool_value, literal(_as_bool(prop, value), Boolean))
         if kind == "double":
-            return has(cmp(cp.double_value, _as_float(prop, value)))
+            return test(cp.double_value, literal(_as_float(prop, value), Float(53)))
         n = _as_int(prop, value)
-        if suffix == "int_value":
-            return has(cmp(cp.int_value, n))
+        by_int = test(cp.int_value, literal(n, BigInteger))
+        if prop.type_suffix == "int_value":
+            return by_int
         # An unsuffixed integer matches int values and double values alike, as upstream.
-        return has(or_(cmp(cp.int_value, n), cmp(cp.double_value, float(n))))
+        return or_(by_int, test(cp.double_value, literal(float(n), Float(53))))
 
 
 def compile_filter(spec: EntitySpec, query: str, variant: str | None = None) -> ColumnElement[bool]:
-    """The SQL condition for `query` on `spec`'s table; raises FilterError or FilterSyntaxError."""
+    """The SQL condition for `query` on `spec`'s table; raises FilterError or FilterSyntaxError.
+
+    A query of nothing but spaces and comments filters nothing, as an empty one does.
+    """
+    if fp.is_blank(query):
+        return true()
     tree = fp.parse(query)
     return _Compiler(spec, variant).compile(tree)
 
 
-__all__ = ["_CE", "FilterError", "_sql_type", "compile_filter"]
+__all__ = ["FilterError", "compile_filter"]

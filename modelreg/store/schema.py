@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeEngine
 from modelreg.entities import ENTITIES, EntitySpec, FieldType
 
 NAME_LENGTH = 255
+PATH_LENGTH = 512  # with utf8mb4 and an int, still inside MariaDB's 3072-byte key limit
 
 
 def _string(length: int) -> TypeEngine[str]:
@@ -76,6 +77,19 @@ custom_properties = Table(
     Column("proto_type", String(NAME_LENGTH)),
     Index(None, "name", "int_value"),
     Index(None, "name", "double_value"),
+    **TABLE_OPTIONS,
+)
+
+# The manifest of an artifact whose files modelreg stores: one row a file, `stored` once
+# its bytes are in the file store with the declared size and digest.
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("artifact_id", Integer, primary_key=True, autoincrement=False),
+    Column("path", _string(PATH_LENGTH), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("stored", Boolean, nullable=False, default=False),
     **TABLE_OPTIONS,
 )
 

@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from modelreg.store.files import FileStore
+
 
 class Database:
-    """The engine and the session factory of one registry's database."""
+    """One registry's storage: its database (engine, sessions) and its file store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, files: FileStore | None = None) -> None:
         self.engine = engine
+        self.files = files
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
         self._writers = sessionmaker(bind=writer, expire_on_commit=False, autoflush=False)
