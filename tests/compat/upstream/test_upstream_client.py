@@ -31,8 +31,13 @@ from tests.conftest import _scratch_database
 
 pytestmark = pytest.mark.slow
 
-# The last release speaking v1alpha3 that the issue names, and the newest release.
-CLIENT_VERSIONS = ("0.3.11", "0.3.18")
+# The release the issue names (it speaks v1alpha3) and the newest release (it speaks v1),
+# with the API path each is expected to use.
+CLIENT_API = {
+    "0.3.11": "/api/model_registry/v1alpha3/",
+    "0.3.18": "/api/model_registry/v1/",
+}
+CLIENT_VERSIONS = tuple(CLIENT_API)
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 
 HERE = Path(__file__).resolve().parent
@@ -98,8 +103,10 @@ def _client_python(version: str) -> Path:
 
 
 @pytest.fixture(scope="session", params=CLIENT_VERSIONS)
-def client_python(request: pytest.FixtureRequest) -> Path:
-    return _client_python(str(request.param))
+def client(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    """(version, the Python of its virtualenv)."""
+    version = str(request.param)
+    return version, _client_python(version)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -168,7 +175,8 @@ def server(database_url: str | None, tmp_path: Path) -> Iterator[Server]:
             proc.wait()
 
 
-def test_upstream_client(client_python: Path, server: Server, tmp_path: Path) -> None:
+def test_upstream_client(client: tuple[str, Path], server: Server, tmp_path: Path) -> None:
+    version, client_python = client
     # The client builds a fresh TLS context per request even for plain http, and loading
     # the system CA bundle each time costs ~70 ms: point it at an empty bundle instead.
     empty_bundle = tmp_path / "empty-ca-bundle.pem"
@@ -193,3 +201,7 @@ def test_upstream_client(client_python: Path, server: Server, tmp_path: Path) ->
         f"--- script stdout ---\n{proc.stdout}\n--- script stderr ---\n{proc.stderr}\n{server.log_tail()}"
     )
     assert "all checks passed" in proc.stdout, proc.stdout
+    # The access log shows which API version the client spoke.
+    assert CLIENT_API[version] in server.log.read_text(), (
+        f"model-registry {version} did not call {CLIENT_API[version]}\n{server.log_tail()}"
+    )

@@ -1,0 +1,60 @@
+"""A page of any list costs the same few queries, however many items it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.conftest import V1
+
+
+@contextmanager
+def counting(client: TestClient) -> Iterator[list[str]]:
+    engine = client.app.state.db.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _props(i: int) -> dict[str, object]:
+    return {
+        "accuracy": {"metadataType": "MetadataDoubleValue", "double_value": i / 100},
+        "team": {"metadataType": "MetadataStringValue", "string_value": f"t{i % 3}"},
+    }
+
+
+def test_list_pages_cost_constant_queries(client: TestClient) -> None:
+    model = client.post(f"{V1}/registered_models", json={"name": "m"}).json()
+    for i in range(60):
+        r = client.post(
+            f"{V1}/registered_models/{model['id']}/versions",
+            json={"name": f"v{i}", "customProperties": _props(i)},
+        )
+        assert r.status_code == 201
+        client.post(f"{V1}/registered_models", json={"name": f"m{i}", "customProperties": _props(i)})
+
+    counts = {}
+    for path in (
+        f"{V1}/registered_models",
+        f"{V1}/model_versions",
+        f"{V1}/registered_models/{model['id']}/versions",
+    ):
+        for size in (1, 50):
+            with counting(client) as statements:
+                r = client.get(path, params={"pageSize": size, "filterQuery": "accuracy >= 0"})
+            assert r.status_code == 200
+            assert r.json()["size"] == size
+            counts[(path, size)] = len(statements)
+        assert counts[(path, 1)] == counts[(path, 50)], counts
+        assert counts[(path, 50)] <= 3, counts
