@@ -133,7 +133,7 @@ class EntityRoutes:
 
             def work(session: Session) -> tuple[list[Any], str]:
                 if parent_kind is not None and parent_id is not None:
-                    resources.get(session, BY_KIND[parent_kind], parent_id)
+                    resources.require_exists(session, parent_kind, parent_id)
                 return resources.list_page(
                     session, spec, page, scope=scope, filter_query=filter_query, variant=variant
                 )
@@ -159,8 +159,6 @@ class EntityRoutes:
                 values["parent_id"] = parent_id
 
             def work(session: Session) -> Any:
-                if parent_kind is not None:
-                    resources.get(session, BY_KIND[parent_kind], values["parent_id"])
                 return resources.create(session, spec, values, decoded.properties or {})
 
             record = await run(request, work, write=True)
