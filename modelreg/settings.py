@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -40,6 +40,34 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+
+    # Authentication. None configured and a loopback address: single-user mode.
+    auth: bool = False  # require credentials (modelreg API tokens) even with no OIDC or proxy set
+    insecure_no_auth: bool = False  # allow listening beyond loopback without authentication
+    single_user_name: str | None = None  # who single-user mode acts as (default: the login name)
+    admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_leeway_seconds: int = 30
+    proxy_user_header: str | None = None  # e.g. X-Forwarded-User (OpenShift oauth-proxy)
+    proxy_groups_header: str | None = None  # e.g. X-Forwarded-Groups, comma-separated
+    # KServe's storage initializer calls without a token: the registries named here may be
+    # read (GET only) without credentials. Empty: none.
+    anonymous_read_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("admin_users", "admin_groups", "anonymous_read_registries", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def auth_enabled(self) -> bool:
+        return bool(self.auth or self.oidc_issuer or self.proxy_user_header)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -6,17 +6,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from modelreg import __version__
 from modelreg.api import errors, openapi_docs
+from modelreg.api.admin_routes import admin_router
 from modelreg.api.extra_routes import extra_router
 from modelreg.api.health import health_router
 from modelreg.api.middleware import RequestContext
+from modelreg.api.history_routes import history_router
 from modelreg.api.routes import entity_router
+from modelreg.api.security import authorize
 from modelreg.api.storage_routes import storage_router, unlimited_body
 from modelreg.entities import V1, V1ALPHA3
-from modelreg.service.registry import open_database
+from modelreg.service.identity import Authenticator
+from modelreg.service.registries import Registries
 from modelreg.settings import Settings
 
 API_PREFIX = "/api/model_registry"
@@ -25,12 +29,13 @@ API_PREFIX = "/api/model_registry"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database is opened (not migrated) when it starts."""
     settings = settings or Settings()
-    db = open_database(settings)
+    registries = Registries(settings)
+    authenticator = Authenticator(settings, registries.control)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        db.dispose()
+        registries.close()
 
     app = FastAPI(
         title="modelreg",
@@ -39,15 +44,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,
     )
-    app.state.db = db
+    app.state.db = registries.control  # the default registry's
+    app.state.registries = registries
+    app.state.authenticator = authenticator
     app.state.settings = settings
     errors.install(app)
-    for api in (V1, V1ALPHA3):
-        # The fixed paths (e.g. /experiment_runs/metric_history) must come before /{id}.
-        app.include_router(extra_router(api), prefix=f"{API_PREFIX}/{api}")
-        app.include_router(entity_router(api), prefix=f"{API_PREFIX}/{api}")
-    app.include_router(storage_router())
-    app.include_router(health_router())
+    checked = [Depends(authorize)]
+    # Each registry's API under /registries/<name>; the default registry's also at the
+    # plain paths, so single-registry setups and upstream clients keep working.
+    for scope, documented in (("", True), ("/registries/{registry}", False)):
+        for api in (V1, V1ALPHA3):
+            # The fixed paths (e.g. /experiment_runs/metric_history) must come before /{id}.
+            for router in (extra_router(api), entity_router(api)):
+                app.include_router(
+                    router,
+                    prefix=f"{scope}{API_PREFIX}/{api}",
+                    dependencies=checked,
+                    include_in_schema=documented,
+                )
+        for router in (storage_router(), history_router()):
+            app.include_router(router, prefix=scope, dependencies=checked, include_in_schema=documented)
+    app.include_router(admin_router(), dependencies=checked)
+    app.include_router(health_router(), dependencies=checked)
     openapi_docs.install(app)
     app.add_middleware(
         RequestContext,

@@ -19,10 +19,12 @@ from starlette.responses import Response
 from modelreg.service.errors import (
     AlreadyExists,
     Conflict,
+    Forbidden,
     InvalidArgument,
     MissingField,
     ModelregError,
     NotFound,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -34,6 +36,8 @@ STATUS: dict[type[ModelregError], int] = {
     NotFound: 404,
     AlreadyExists: 409,
     Conflict: 409,
+    Unauthenticated: 401,
+    Forbidden: 403,
     Unavailable: 503,
 }
 
@@ -41,6 +45,8 @@ STATUS: dict[type[ModelregError], int] = {
 def error_response(status: int, message: str, code: str | None = None) -> Response:
     body = {"code": code or HTTPStatus(status).phrase, "message": message}
     headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="modelreg"'}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 

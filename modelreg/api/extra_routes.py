@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from modelreg.api import params, wire
 from modelreg.api.routes import json_response, run
+from modelreg.api.security import role
 from modelreg.entities import (
     INFERENCE_SERVICE,
     METRIC_HISTORY,
@@ -60,6 +61,7 @@ def extra_router(api: str) -> APIRouter:
         methods=["GET"],
         operation_id=f"getInferenceServiceModel_{api}",
         summary="The registered model an inference service serves",
+        openapi_extra=role("viewer"),
     )
     router.add_api_route(
         f"{path}/version",
@@ -67,6 +69,7 @@ def extra_router(api: str) -> APIRouter:
         methods=["GET"],
         operation_id=f"getInferenceServiceVersion_{api}",
         summary="The model version an inference service serves (its model's latest when unset)",
+        openapi_extra=role("viewer"),
     )
     if api == V1ALPHA3:
         _metric_history(router)
@@ -114,6 +117,7 @@ def _metric_history(router: APIRouter) -> None:
         methods=["GET"],
         operation_id="getExperimentRunsMetricHistory",
         summary="Metric history of every run",
+        openapi_extra=role("viewer"),
     )
     router.add_api_route(
         f"/experiment_runs/{{{run_param}}}/metric_history",
@@ -121,4 +125,5 @@ def _metric_history(router: APIRouter) -> None:
         methods=["GET"],
         operation_id="getExperimentRunMetricHistory",
         summary="Metric history of one run",
+        openapi_extra=role("viewer"),
     )

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from modelreg.api.routes import json_response
+from modelreg.api.security import role
 from modelreg.service import health
 
 
@@ -24,18 +25,22 @@ def _answer(request: Request, checks: dict[str, str]) -> Response:
 def health_router() -> APIRouter:
     router = APIRouter(tags=["Health"])
 
-    @router.get("/livez", summary="The process is up")
+    @router.get("/livez", summary="The process is up", openapi_extra=role("public"))
     async def livez() -> Any:
         return PlainTextResponse("OK")
 
-    @router.get("/readyz/health", summary="The database answers and the schema is current")
+    @router.get(
+        "/readyz/health",
+        summary="The database answers and the schema is current",
+        openapi_extra=role("public"),
+    )
     async def ready(request: Request) -> Response:
-        checks = await run_in_threadpool(health.check, request.app.state.db)
+        checks = await run_in_threadpool(health.check, request.app.state.registries.control)
         return _answer(request, checks)
 
-    @router.get("/readyz/isDirty", summary="The schema migrations are complete")
+    @router.get("/readyz/isDirty", summary="The schema migrations are complete", openapi_extra=role("public"))
     async def is_dirty(request: Request) -> Response:
-        checks = await run_in_threadpool(health.check_schema, request.app.state.db)
+        checks = await run_in_threadpool(health.check_schema, request.app.state.registries.control)
         return _answer(request, checks)
 
     return router

@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from modelreg.api.security import role
 from modelreg.entities import EntitySpec
+from modelreg.service.access import role_for
 
 REF = "#/components/schemas/{model}"
 _LIST_PARAMS = ("filterQuery", "pageSize", "orderBy", "sortOrder", "nextPageToken")
@@ -81,7 +83,7 @@ def describe(
         parameters += [_query("name"), _query("externalId")]
         if spec.parent is not None:
             parameters.append(_query("parentResourceId"))
-    extra: dict[str, Any] = {"parameters": parameters}
+    extra: dict[str, Any] = {"parameters": parameters, **role(role_for(spec.kind, kind))}
     shape = {"create": "create", "nested_create": spec.nested_body, "upsert": "full", "update": "update"}.get(
         kind
     )

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from modelreg.api import params, wire
 from modelreg.api.openapi_docs import describe
+from modelreg.api.security import database, history_context
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
@@ -33,10 +34,10 @@ def json_response(body: object, status: int = 200) -> Response:
 
 async def run(request: Request, work: Callable[[Session], Any], *, write: bool) -> Any:
     """Run `work` in one transaction on a worker thread, so the event loop never blocks."""
-    db = request.app.state.db
+    context = history_context(request) if write else None
 
     def in_transaction() -> Any:
-        with transaction(db, write=write) as session:
+        with transaction(database(request), write=write, context=context) as session:
             return work(session)
 
     return await run_in_threadpool(in_transaction)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -13,13 +14,15 @@ from starlette.responses import Response, StreamingResponse
 
 from modelreg.api import params, wire
 from modelreg.api.routes import json_response, read_body, run, validate
+from modelreg.api.security import database, role
 from modelreg.entities import ARTIFACT, V1
 from modelreg.service import uploads
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.files import CHUNK, FileStore, artifact_key
 
 PREFIX = "/api/modelreg/v1"
-UNLIMITED_PATH = f"{PREFIX}/artifacts/"  # file bodies are streamed: no body-size limit
+# File bodies are streamed to the store: no body-size limit for them.
+UNLIMITED_PATH = re.compile(rf"^(/registries/[^/]+)?{PREFIX}/artifacts/[^/]+/files/")
 
 
 class FileSpec(BaseModel):
@@ -58,7 +61,7 @@ _ARTIFACT_FIELDS = {
 
 
 def _store(request: Request) -> FileStore:
-    store: FileStore | None = request.app.state.db.files
+    store: FileStore | None = database(request).files
     if store is None:
         raise InvalidArgument("this registry stores no files; register a URI instead")
     return store
@@ -70,6 +73,7 @@ def storage_router() -> APIRouter:
     @router.post(
         "/model_versions/{version_id}/uploads",
         summary="Declare the files to upload for a version (or resume, or find them stored)",
+        openapi_extra=role("editor"),
     )
     async def start_upload(request: Request, version_id: str) -> Response:
         vid = params.parse_id(version_id, "version_id")
@@ -86,7 +90,11 @@ def storage_router() -> APIRouter:
         answer = {"artifactId": str(state.artifact_id), "state": state.state, "missing": state.missing}
         return json_response(answer, 201 if state.created else 200)
 
-    @router.put("/artifacts/{artifact_id}/files/{path:path}", summary="Upload one declared file's bytes")
+    @router.put(
+        "/artifacts/{artifact_id}/files/{path:path}",
+        summary="Upload one declared file's bytes",
+        openapi_extra=role("editor"),
+    )
     async def put_file(request: Request, artifact_id: str, path: str) -> Response:
         aid = params.parse_id(artifact_id, "artifact_id")
         uploads.check_path(path)
@@ -95,14 +103,22 @@ def storage_router() -> APIRouter:
         await run(request, lambda s: uploads.mark_stored(s, aid, path), write=True)
         return json_response({"path": path, "size": size, "sha256": digest})
 
-    @router.post("/artifacts/{artifact_id}/complete", summary="Finish an upload: the artifact turns LIVE")
+    @router.post(
+        "/artifacts/{artifact_id}/complete",
+        summary="Finish an upload: the artifact turns LIVE",
+        openapi_extra=role("editor"),
+    )
     async def complete(request: Request, artifact_id: str) -> Response:
         aid = params.parse_id(artifact_id, "artifact_id")
         store = _store(request)
         record = await run(request, lambda s: uploads.complete(s, aid, store), write=True)
         return json_response(wire.encode(ARTIFACT, record, V1))
 
-    @router.get("/artifacts/{artifact_id}/manifest", summary="The files of an uploaded artifact")
+    @router.get(
+        "/artifacts/{artifact_id}/manifest",
+        summary="The files of an uploaded artifact",
+        openapi_extra=role("viewer"),
+    )
     async def manifest(request: Request, artifact_id: str) -> Response:
         aid = params.parse_id(artifact_id, "artifact_id")
         found = await run(request, lambda s: uploads.manifest(s, aid), write=False)
@@ -116,7 +132,11 @@ def storage_router() -> APIRouter:
             }
         )
 
-    @router.get("/artifacts/{artifact_id}/files/{path:path}", summary="Download one file, streamed")
+    @router.get(
+        "/artifacts/{artifact_id}/files/{path:path}",
+        summary="Download one file, streamed",
+        openapi_extra=role("viewer"),
+    )
     async def get_file(request: Request, artifact_id: str, path: str) -> Response:
         aid = params.parse_id(artifact_id, "artifact_id")
         entry = await run(request, lambda s: uploads.downloadable(s, aid, path), write=False)
@@ -166,7 +186,7 @@ async def _receive(
 
 
 def unlimited_body(scope: dict[str, Any]) -> bool:
-    return scope.get("method") == "PUT" and str(scope.get("path", "")).startswith(UNLIMITED_PATH)
+    return scope.get("method") == "PUT" and UNLIMITED_PATH.match(str(scope.get("path", ""))) is not None
 
 
 __all__ = ["storage_router", "unlimited_body"]

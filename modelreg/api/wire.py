@@ -30,6 +30,8 @@ NAME_MAX = 255
 
 IdStr = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 EpochStr = Annotated[str, StringConstraints(pattern=EPOCH_PATTERN)]
+# A v1alpha3 Metric.step is a JSON number stored in a BIGINT column: keep it in int64.
+Int64 = Annotated[int, PydField(ge=-(2**63), le=2**63 - 1)]
 
 _CLOSED = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -149,7 +151,7 @@ def _python_type(f: Field, api: str) -> Any:
     if t is FieldType.EPOCH_MS:
         return EpochStr
     if t is FieldType.STEP:
-        return EpochStr if api == V1 else int
+        return EpochStr if api == V1 else Int64
     if t is FieldType.DOUBLE:
         return float
     if t is FieldType.ENUM:

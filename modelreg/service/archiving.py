@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec, children_of
+from modelreg.service import history
 from modelreg.service.deployments import refuse_if_deployed
 from modelreg.store.repository import Record, Repository
 from modelreg.store.schema import TABLES
@@ -30,12 +31,20 @@ def after_patch(session: Session, spec: EntitySpec, before: Record, after: Recor
         repo = Repository(session, child)
         now = after["update_time"]
         if after["state"] == ARCHIVED:
-            repo.update_where(
-                [t.c.parent_id == after.id, t.c.state == LIVE],
-                {"state": ARCHIVED, "archived_with_parent": True, "update_time": now},
-            )
+            which = [t.c.parent_id == after.id, t.c.state == LIVE]
+            change, action = {"state": ARCHIVED, "archived_with_parent": True}, "archive"
         elif after["state"] == LIVE:
-            repo.update_where(
-                [t.c.parent_id == after.id, t.c.archived_with_parent.is_(True)],
-                {"state": LIVE, "archived_with_parent": False, "update_time": now},
+            which = [t.c.parent_id == after.id, t.c.archived_with_parent.is_(True)]
+            change, action = {"state": LIVE, "archived_with_parent": False}, "restore"
+        else:
+            continue
+        for rows in repo.select_where(*which):
+            history.record(
+                session,
+                action,
+                child.kind,
+                rows.id,
+                rows["name"],
+                {"state": {"before": rows["state"], "after": change["state"]}},
             )
+        repo.update_where(which, {**change, "update_time": now})

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, EntitySpec
+from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, REGISTERED_MODEL, EntitySpec
 from modelreg.service.errors import Conflict, InvalidArgument, NotFound
 from modelreg.store.repository import PageRequest, Record, Repository
 from modelreg.store.schema import TABLES
@@ -60,9 +60,14 @@ def refuse_if_deployed(session: Session, spec: EntitySpec, ids: Sequence[int], a
 
 
 def check_inference_service(session: Session, values: dict[str, object]) -> None:
-    """A service's version must belong to the service's model."""
+    """A service's version must belong to the service's model, and nothing archived may be
+    deployed."""
     version_id = values.get("model_version_id")
     model_id = values.get("registered_model_id")
+    if values.get("desired_state") == "DEPLOYED" and model_id is not None:
+        model = Repository(session, REGISTERED_MODEL).get(int(str(model_id)))
+        if model is not None and model["state"] == "ARCHIVED":
+            raise Conflict(f"registered model {model_id} is ARCHIVED: restore it before deploying it")
     if version_id is None or model_id is None:
         return
     version = Repository(session, MODEL_VERSION).get(int(str(version_id)))
@@ -74,11 +79,18 @@ def check_inference_service(session: Session, values: dict[str, object]) -> None
         )
 
 
-def check_servable(session: Session, version_id: int) -> None:
-    """Gated Hugging Face models cannot be served, as upstream refuses them."""
+def check_servable(session: Session, version_id: int, service_id: int | None = None) -> None:
+    """A serve record names a version of its service's model; gated Hugging Face models
+    cannot be served, as upstream refuses them."""
     version = Repository(session, MODEL_VERSION).get(version_id)
     if version is None:
         raise NotFound(f"model version with id {version_id} not found")
+    service = Repository(session, INFERENCE_SERVICE).get(service_id) if service_id is not None else None
+    if service is not None and version["parent_id"] != service["registered_model_id"]:
+        raise InvalidArgument(
+            f"model version {version_id} belongs to registered model {version['parent_id']}, "
+            f"but inference service {service_id} serves registered model {service['registered_model_id']}"
+        )
     gated = version.properties.get("hf_gated")
     if gated is not None and str(gated.value).lower() not in ("false", ""):
         raise InvalidArgument("cannot deploy gated HuggingFace model")

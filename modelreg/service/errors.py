@@ -38,5 +38,13 @@ class Conflict(ModelregError):
     pass
 
 
+class Unauthenticated(ModelregError):
+    pass
+
+
+class Forbidden(ModelregError):
+    pass
+
+
 class Unavailable(ModelregError):
     pass

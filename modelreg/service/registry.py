@@ -9,7 +9,8 @@ from modelreg.store.files import FileStore, LocalFileStore
 from modelreg.store.session import Database
 
 
-def open_file_store(settings: Settings) -> FileStore:
+def open_file_store(settings: Settings, below: str = "") -> FileStore:
+    """The configured file store, or the part of it `below` a sub-path (one registry's)."""
     if settings.storage == "s3":
         from modelreg.store.files.s3 import S3FileStore
 
@@ -18,13 +19,13 @@ def open_file_store(settings: Settings) -> FileStore:
         secret = settings.s3_secret_access_key
         return S3FileStore(
             bucket=settings.s3_bucket,
-            prefix=settings.s3_prefix,
+            prefix="/".join(p for p in (settings.s3_prefix.strip("/"), below) if p),
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret else None,
         )
-    return LocalFileStore(settings.resolved_storage_path())
+    return LocalFileStore(settings.resolved_storage_path() / below)
 
 
 def open_database(settings: Settings) -> Database:

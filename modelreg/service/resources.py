@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from modelreg.entities import BY_KIND, EntitySpec, FieldType, children_of, referrers_of
 from modelreg.entities.values import CustomProperties
-from modelreg.service import rules
+from modelreg.service import history, rules
 from modelreg.service.errors import AlreadyExists, InvalidArgument, MissingField, NotFound
 from modelreg.store.filter_parser import FilterSyntaxError
 from modelreg.store.filtering import FilterError, compile_filter
@@ -190,6 +190,7 @@ def create(
         raise _duplicate(spec, values, exc) from None
     touch_ancestors(session, spec, values.get("parent_id"), now)
     rules.after_create(session, spec, record)
+    history.entity_change(session, "create", spec, None, record)
     return record
 
 
@@ -216,6 +217,7 @@ def patch(
         raise _duplicate(spec, {**before.values, **values}, exc) from None
     touch_ancestors(session, spec, before["parent_id"], now)
     after = get(session, spec, id_)
+    history.entity_change(session, history.action_for(spec, before, after), spec, before, after)
     rules.after_patch(session, spec, before, after)
     return after
 
@@ -241,5 +243,17 @@ def _delete_tree(session: Session, spec: EntitySpec, ids: list[int]) -> None:
         if f.required:
             _delete_tree(session, other, repo.ids_where(t.c[f.column].in_(ids)))
         else:
+            for ref in repo.select_where(t.c[f.column].in_(ids)):
+                history.record(
+                    session,
+                    "update",
+                    other.kind,
+                    ref.id,
+                    ref["name"],
+                    {f.name: {"before": ref[f.column], "after": None}},
+                )
             repo.update_where([t.c[f.column].in_(ids)], {f.column: None})
-    Repository(session, spec).delete(ids)
+    repo = Repository(session, spec)
+    for gone in repo.select_where(TABLES[spec.kind].c.id.in_(ids)):
+        history.entity_change(session, "delete", spec, gone, None)
+    repo.delete(ids)

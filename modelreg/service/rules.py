@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties
 from modelreg.service import archiving, deployments, metrics
+from modelreg.service.errors import InvalidArgument
 from modelreg.store.files import artifact_key
 from modelreg.store.repository import Record
 from modelreg.store.schema import artifact_files
@@ -22,7 +23,9 @@ def before_create(
     if spec.kind == "inference_service":
         deployments.check_inference_service(session, values)
     elif spec.kind == "serve_model":
-        deployments.check_servable(session, int(values["model_version_id"]))
+        deployments.check_servable(session, int(values["model_version_id"]), values.get("parent_id"))
+    elif spec.kind == "artifact" and values.get("type") == "metric" and values.get("metric_value") is None:
+        raise InvalidArgument("a metric needs a value")
 
 
 def after_create(session: Session, spec: EntitySpec, record: Record) -> None:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
 from modelreg.store.session import Database
 
@@ -16,10 +17,15 @@ log = logging.getLogger("modelreg.service")
 
 
 @contextmanager
-def transaction(db: Database, *, write: bool) -> Iterator[Session]:
-    """One transaction: committed whole when the block ends, rolled back whole otherwise."""
+def transaction(db: Database, *, write: bool, context: history.Context | None = None) -> Iterator[Session]:
+    """One transaction: committed whole when the block ends, rolled back whole otherwise.
+
+    `context` says who acts, for the history events the change writes.
+    """
     try:
         with db.unit_of_work() if write else db.read_only() as session:
+            if context is not None:
+                history.bind(session, context)
             yield session
             dropped: list[str] = session.info.pop("drop_prefixes", [])
     except (OperationalError, InterfaceError) as exc:

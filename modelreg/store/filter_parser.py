@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 MAX_LENGTH = 8192
-MAX_DEPTH = 64
+MAX_DEPTH = 20  # parentheses; SQLite's parser overflows near 30 alternating AND/OR levels
 MAX_IN_ITEMS = 1000
 MAX_CONDITIONS = 256  # keeps the SQL within every database's expression-depth limits
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what the databases' BIGINT columns hold
@@ -244,10 +244,12 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_not(self) -> Node:
-        if self.is_keyword("NOT"):
-            start = self.advance().position
-            return Not(self.nested(self.parse_not, start))
-        return self.parse_primary()
+        # A run of NOTs is read in a loop, not by recursion, and only its parity is kept.
+        negated = False
+        while self.accept_keyword("NOT"):
+            negated = not negated
+        node = self.parse_primary()
+        return Not(node) if negated else node
 
     def nested(self, parse: Callable[[], Node], start: int) -> Node:
         """Parse one level deeper; `start` is where the level opens, for the error."""

@@ -114,6 +114,34 @@ def _fold_pg(element: _Fold, compiler: SQLCompiler, **kw: Any) -> str:
     return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "default")'
 
 
+class _Has(FunctionElement[bool]):
+    """`id IN (SELECT resource_id ...)`, or on PostgreSQL `EXISTS (...) IS TRUE`.
+
+    Measured with 20,000 models: SQLite ran 256 OR'ed correlated EXISTS in 110 s and the
+    IN form in 0.3 s. PostgreSQL pulls a top-level IN or EXISTS up into a semi-join and
+    then plans all of them together (100 conditions: 16 s); `IS TRUE` keeps each a
+    subplan, which it probes or hashes as it likes (0.2 s). MariaDB does well either way.
+    """
+
+    type = Boolean()
+    name = "has"
+    inherit_cache = True
+    _is_implicitly_boolean = True  # no `= 1` after it where booleans are not native
+
+    def __init__(self, in_form: ColumnElement[bool], exists_form: ColumnElement[bool]) -> None:
+        super().__init__(in_form, exists_form)
+
+
+@compiles(_Has)
+def _has(element: _Has, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses.clauses[0], **kw)})"
+
+
+@compiles(_Has, "postgresql")
+def _has_pg(element: _Has, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses.clauses[1], **kw)}) IS TRUE)"
+
+
 def _text(expr: ColumnElement[Any] | str) -> ColumnElement[str]:
     if isinstance(expr, str):
         expr = literal(expr, String)
@@ -217,6 +245,7 @@ def _as_str(value: fp.Value) -> str:
 
 # --- the compiler -------------------------------------------------------------------------
 
+
 class _Compiler:
     def __init__(self, spec: EntitySpec, variant: str | None) -> None:
         self.spec = spec
@@ -299,18 +328,16 @@ class _Compiler:
     def on_property(self, node: fp.Node, negate: bool) -> ColumnElement[bool]:
         prop = node.prop
         cp = custom_properties.c
-        sub = (
-            select(literal(1))
-            .where(cp.resource_id == self.table.c.id, cp.name == prop.name)
-            .correlate(self.table)
-            # PostgreSQL turns each EXISTS into a semi-join and then plans the joins of
-            # all of them together: 100 conditions took seconds to plan. OFFSET 0 keeps
-            # each one a subplan, a primary-key probe per row.
-            .suffix_with("OFFSET 0", dialect="postgresql")
-        )
+        ids = select(cp.resource_id).where(cp.name == prop.name)
+        row = select(literal(1)).where(cp.resource_id == self.table.c.id, cp.name == prop.name)
 
         def has(cond: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
-            return exists(sub if cond is None else sub.where(cond))
+            """Some property row of this entity's, named so, satisfies `cond`."""
+            where = () if cond is None else (cond,)
+            return _Has(
+                self.table.c.id.in_(ids.where(*where)),
+                exists(row.where(*where).correlate(self.table)),
+            )
 
         suffix = prop.type_suffix
         if isinstance(node, fp.IsNull):

@@ -65,6 +65,11 @@ class PageRequest:
     token: str = ""
 
 
+def _ordering(req: PageRequest) -> str:
+    """What a token is valid for: the sort column and direction, e.g. "NAME DESC"."""
+    return f"{req.order_by} {'DESC' if req.descending else 'ASC'}"
+
+
 def encode_token(order_by: str, value: Any, last_id: int) -> str:
     raw = json.dumps([order_by, value, last_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -80,7 +85,7 @@ def decode_token(token: str, order_by: str) -> tuple[Any, int]:
         raise BadPageToken("nextPageToken is not one this server issued") from None
     if order != order_by:
         raise BadPageToken(
-            f"nextPageToken was issued for orderBy={order}, not {order_by}; start again without a token"
+            f"nextPageToken was issued for {order}, not {order_by}; start again without a token"
         )
     if not isinstance(last_id, int) or isinstance(last_id, bool):
         raise BadPageToken("nextPageToken is not one this server issued")
@@ -156,7 +161,7 @@ class Repository:
         col = t.c[ORDER_COLUMNS[req.order_by]]
         where = list(conds)
         if req.token:
-            value, last_id = decode_token(req.token, req.order_by)
+            value, last_id = decode_token(req.token, _ordering(req))
             if req.order_by == "ID":
                 where.append(t.c.id < last_id if req.descending else t.c.id > last_id)
             elif req.descending:
@@ -174,7 +179,7 @@ class Repository:
         if req.size is not None and len(rows) > req.size:
             rows = rows[: req.size]
             last = rows[-1]
-            token = encode_token(req.order_by, last[col.name], int(last["id"]))
+            token = encode_token(_ordering(req), last[col.name], int(last["id"]))
         return self._with_properties(rows), token
 
     def _with_properties(self, rows: list[dict[str, Any]]) -> list[Record]:

@@ -147,3 +147,98 @@ def _entity_table(spec: EntitySpec) -> Table:
 
 
 TABLES: dict[str, Table] = {spec.kind: _entity_table(spec) for spec in ENTITIES}
+
+
+# ---------------------------------------------------------------- access and history
+# Every registry database has the same schema. The tables below are used in the server's
+# own database (the default registry's): the registries it serves, who may use them, and
+# the tokens it issued. `events` is used in every registry's database, so that a change
+# and its history entry commit together.
+
+registries = Table(
+    "registries",
+    metadata,
+    Column("name", _string(63), primary_key=True),
+    Column("description", LongText),
+    Column("database_url", LongText),  # None: a database the server made on its own store
+    Column("tls_ca", LongText),
+    Column("create_time", BigInteger, nullable=False),
+    Column("update_time", BigInteger, nullable=False),
+    **TABLE_OPTIONS,
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", _string(NAME_LENGTH), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "user" or "serviceaccount"
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("create_time", BigInteger, nullable=False),
+    **TABLE_OPTIONS,
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", _string(NAME_LENGTH), primary_key=True),
+    Column("description", LongText),
+    Column("create_time", BigInteger, nullable=False),
+    **TABLE_OPTIONS,
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_name", _string(NAME_LENGTH), primary_key=True),
+    Column("user_name", _string(NAME_LENGTH), primary_key=True),
+    Index(None, "user_name"),
+    **TABLE_OPTIONS,
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("registry", _string(63), primary_key=True),
+    Column("subject_kind", String(16), primary_key=True),  # user, group, serviceaccount
+    Column("subject", _string(NAME_LENGTH), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("created_by", _string(NAME_LENGTH)),
+    Index(None, "subject_kind", "subject"),
+    **TABLE_OPTIONS,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", _string(NAME_LENGTH), nullable=False),
+    Column("name", _string(NAME_LENGTH), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # sha256 of the secret, never the secret
+    Column("create_time", BigInteger, nullable=False),
+    Column("expire_time", BigInteger),
+    Column("revoke_time", BigInteger),
+    Column("last_used_time", BigInteger),
+    Column("created_by", _string(NAME_LENGTH)),
+    Index(None, "user_name"),
+    **TABLE_OPTIONS,
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("registry", _string(63), nullable=False),
+    Column("actor", _string(NAME_LENGTH), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("entity_kind", String(32), nullable=False),
+    Column("entity_id", _string(NAME_LENGTH)),
+    Column("entity_name", _string(NAME_LENGTH)),
+    Column("changes", LongText, nullable=False),  # JSON: {field: [before, after]}
+    Column("request_id", String(128)),
+    Index(None, "entity_kind", "entity_id", "id"),
+    Index(None, "time", "id"),
+    Index(None, "actor", "id"),
+    **TABLE_OPTIONS,
+)

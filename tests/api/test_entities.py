@@ -224,7 +224,7 @@ def test_find_misses_are_404_and_bare_find_is_400(client: TestClient, kind: Kind
 
 @pytest.mark.parametrize(("kind", "base"), CASES)
 def test_patch_merges_fields(client: TestClient, kind: Kind, base: str) -> None:
-    created, made = make(client, kind, base, externalId="ext-1", description="keep me")
+    created, _ = make(client, kind, base, externalId="ext-1", description="keep me")
     path = f"{kind.collection}/{created['id']}"
     f.tick()
 
@@ -240,7 +240,9 @@ def test_patch_merges_fields(client: TestClient, kind: Kind, base: str) -> None:
 
     # An empty PATCH keeps everything but still counts as an update.
     f.tick()
-    again = f.patch(client, path, {"artifactType": "model-artifact"} if kind.id == "artifact" else {}, base=base)
+    again = f.patch(
+        client, path, {"artifactType": "model-artifact"} if kind.id == "artifact" else {}, base=base
+    )
     assert _strip_times(again) == _strip_times(updated)
     assert int(again["lastUpdateTimeSinceEpoch"]) > int(updated["lastUpdateTimeSinceEpoch"])
 
@@ -275,7 +277,10 @@ def test_custom_properties_round_trip_and_replace(client: TestClient, kind: Kind
     assert kept["customProperties"] == props
     # ... one with them replaces the whole map ...
     only = {"only": f.string_prop("this")}
-    assert f.patch(client, path, {**kind.update, "customProperties": only}, base=base)["customProperties"] == only
+    assert (
+        f.patch(client, path, {**kind.update, "customProperties": only}, base=base)["customProperties"]
+        == only
+    )
     assert f.get(client, path, base=base)["customProperties"] == only
     # ... and an empty map clears it.
     assert f.patch(client, path, {**kind.update, "customProperties": {}}, base=base)["customProperties"] == {}
@@ -316,7 +321,10 @@ def test_duplicate_name_and_external_id_are_409(client: TestClient, kind: Kind, 
     err(r, 409, code="Conflict")
     # A PATCH onto a taken externalId clashes as well.
     second = f.post(client, made.create_path, {"name": "second", **made.body}, base=base)
-    err(client.patch(f"{base}{kind.collection}/{second['id']}", json={**kind.update, "externalId": "ext-1"}), 409)
+    err(
+        client.patch(f"{base}{kind.collection}/{second['id']}", json={**kind.update, "externalId": "ext-1"}),
+        409,
+    )
 
     names = sorted(i["name"] for i in f.get(client, kind.collection, base=base)["items"])
     assert names == ["second", "thing"]
@@ -329,9 +337,18 @@ def test_name_and_parent_cannot_change(client: TestClient, kind: Kind, base: str
     created, _ = make(client, kind, base)
     path = f"{base}{kind.collection}/{created['id']}"
     extra = {"artifactType": "model-artifact"} if kind.id == "artifact" else {}
-    err(client.patch(path, json={**extra, "name": "renamed"}), 400, 'json: unknown field "name"', "Bad Request")
+    err(
+        client.patch(path, json={**extra, "name": "renamed"}),
+        400,
+        'json: unknown field "name"',
+        "Bad Request",
+    )
     for field_name in kind.immutable:
-        err(client.patch(path, json={**extra, field_name: created[field_name]}), 400, f'unknown field "{field_name}"')
+        err(
+            client.patch(path, json={**extra, field_name: created[field_name]}),
+            400,
+            f'unknown field "{field_name}"',
+        )
     assert f.get(client, f"{kind.collection}/{created['id']}", base=base) == created
 
 
@@ -368,3 +385,25 @@ def test_ids_are_not_reused_after_delete(client: TestClient) -> None:
     assert again["id"] != m["id"]
     assert again["customProperties"] == {}
     f.gone(client, f"/registered_models/{m['id']}")
+
+
+def test_names_compare_exactly_on_every_database(client: TestClient) -> None:
+    """Case, trailing spaces and accents make different names; lookups are exact."""
+    names = ["model", "Model", "model ", "modèle", "model🚀"]
+    made = {n: f.model(client, n) for n in names}
+    for n in names:
+        assert f.get(client, "/registered_model", name=n) == made[n]
+        assert f.ids(f.get(client, "/registered_models", name=n)["items"]) == [made[n]["id"]]
+    err(client.get(f"{V1ALPHA3}/registered_model", params={"name": "MODEL"}), 404)
+    err(client.post(f"{V1ALPHA3}/registered_models", json={"name": "Model"}), 409)
+
+
+def test_path_parameters_are_named_per_api_version(sqlite_client: TestClient) -> None:
+    # The OpenAPI document does not depend on the database: one backend is enough.
+    paths = ok(sqlite_client.get("/openapi.json"))["paths"]
+    assert f"{V1}/registered_models/{{registered_model_id}}" in paths
+    assert f"{V1}/model_versions/{{model_version_id}}/artifacts" in paths
+    assert f"{V1}/inference_services/{{inference_service_id}}/version" in paths
+    assert f"{V1ALPHA3}/registered_models/{{registeredmodelId}}" in paths
+    assert f"{V1ALPHA3}/experiment_runs/{{experimentrunId}}/metric_history" in paths
+    assert not any(p.startswith(f"{V1}/experiment") for p in paths)

@@ -49,11 +49,16 @@ def test_invalid_field_values_are_400(client: TestClient, body: dict[str, object
 def test_versions_under_a_model(client: TestClient, base: str) -> None:
     a = f.model(client, "a", base=base)
     b = f.model(client, "b", base=base)
-    nested = f.post(client, f"/registered_models/{a['id']}/versions", {"name": "v1", "author": "x"}, base=base)
+    nested = f.post(
+        client, f"/registered_models/{a['id']}/versions", {"name": "v1", "author": "x"}, base=base
+    )
     assert nested["registeredModelId"] == a["id"]
     # The nested POST takes the full ModelVersion, so it may repeat its parent's id.
     v2 = f.post(
-        client, f"/registered_models/{a['id']}/versions", {"name": "v2", "registeredModelId": a["id"]}, base=base
+        client,
+        f"/registered_models/{a['id']}/versions",
+        {"name": "v2", "registeredModelId": a["id"]},
+        base=base,
     )
     other = f.version(client, b["id"], "v1", base=base)
 
@@ -68,7 +73,9 @@ def test_versions_under_a_model(client: TestClient, base: str) -> None:
 def test_nested_version_with_another_parent_id_is_400(client: TestClient) -> None:
     a = f.model(client, "a")
     b = f.model(client, "b")
-    r = client.post(f"{V1ALPHA3}/registered_models/{a['id']}/versions", json={"name": "v", "registeredModelId": b["id"]})
+    r = client.post(
+        f"{V1ALPHA3}/registered_models/{a['id']}/versions", json={"name": "v", "registeredModelId": b["id"]}
+    )
     err(r, 400, code="Bad Request")
     assert f.get(client, "/model_versions")["items"] == []
 
@@ -153,7 +160,9 @@ def test_long_names(client: TestClient) -> None:
     wide = f.model(client, "é✓" * 127)
     assert f.get(client, "/registered_model", name="é✓" * 127)["id"] == wide["id"]
     err(client.post(f"{V1ALPHA3}/registered_models", json={"name": "n" * 256}), 400, code="Bad Request")
-    err(client.post(f"{V1ALPHA3}/model_versions", json={"name": "w" * 256, "registeredModelId": m["id"]}), 400)
+    err(
+        client.post(f"{V1ALPHA3}/model_versions", json={"name": "w" * 256, "registeredModelId": m["id"]}), 400
+    )
     err(client.post(f"{V1ALPHA3}/registered_models", json={"name": "e", "externalId": "x" * 256}), 400)
     err(client.post(f"{V1ALPHA3}/registered_models", json={"name": "o", "owner": "x" * 256}), 400)
     # Long text fields are not names: a long description is fine.

@@ -262,12 +262,14 @@ def test_client_that_vanishes_mid_file_leaves_a_pending_upload(tmp_path: Path) -
                     f"Content-Length: {len(data['w.bin'])}\r\n\r\n"
                 ).encode()
                 raw.sendall(head + data["w.bin"][: 2 * 1024 * 1024])
-            for _ in range(50):  # the server notices the disconnect
-                if not list((tmp_path / "artifacts" / aid).glob(".*part*")):
-                    break
-                import time
+            import time
 
-                time.sleep(0.05)
+            parts = tmp_path / "artifacts" / aid
+            deadline = time.monotonic() + 10
+            while not list(parts.glob(".*part*")) and time.monotonic() < deadline:
+                time.sleep(0.02)  # the server has begun writing the file
+            while list(parts.glob(".*part*")) and time.monotonic() < deadline:
+                time.sleep(0.02)  # ... and, noticing the disconnect, dropped it
             assert c.get(f"{V1}/artifacts/{aid}").json()["state"] == "PENDING"
             assert not (tmp_path / "artifacts" / aid / "w.bin").exists()
             assert list((tmp_path / "artifacts" / aid).glob(".*part*")) == []

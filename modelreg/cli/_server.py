@@ -1,23 +1,15 @@
-"""The `modelreg` command: serve the registry, manage its database schema."""
+"""The server's commands: serve the registry, manage its database schema."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from modelreg.settings import Settings
-
-app = typer.Typer(
-    help="modelreg: a model registry speaking the Kubeflow Model Registry REST API.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="Inspect and migrate the registry's database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+if TYPE_CHECKING:
+    from modelreg.settings import Settings
 
 DataDir = Annotated[
     Path | None,
@@ -45,6 +37,8 @@ def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> 
     }
     for key, value in overrides.items():
         os.environ[f"MODELREG_{key.upper()}"] = str(value)
+    from modelreg.settings import Settings
+
     return Settings()
 
 
@@ -73,7 +67,6 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default 8080].")] = None,
@@ -127,7 +120,6 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply pending schema migrations.
 
@@ -139,7 +131,6 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     typer.echo(f"database schema at revision {revision}")
 
 
-@db_app.command("current")
 def db_current(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Show the database's schema revision and whether it is current.
 
@@ -152,10 +143,3 @@ def db_current(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     typer.echo(f"{current or 'empty'} ({state})")
     if current != head:
         raise typer.Exit(1)
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -1,0 +1,48 @@
+"""The client's public surface: exactly these names, sorted, and reachable from `modelreg`."""
+
+from __future__ import annotations
+
+import modelreg
+import modelreg.client
+
+PUBLIC = [
+    "AsyncClient",
+    "AsyncPager",
+    "ChecksumMismatch",
+    "Client",
+    "Conflict",
+    "FileEntry",
+    "InvalidRequest",
+    "Manifest",
+    "ModelArtifact",
+    "ModelVersion",
+    "ModelregError",
+    "NotFound",
+    "Pager",
+    "PermissionDenied",
+    "RegisteredModel",
+    "ServerError",
+    "TransferProgress",
+    "Unavailable",
+]
+
+
+def test_all_is_exactly_the_public_names_sorted() -> None:
+    assert modelreg.client.__all__ == PUBLIC
+    assert sorted(modelreg.client.__all__) == modelreg.client.__all__
+    for name in PUBLIC:
+        assert getattr(modelreg.client, name).__module__.startswith("modelreg.client._")
+
+
+def test_the_clients_are_reachable_from_the_package() -> None:
+    assert modelreg.Client is modelreg.client.Client
+    assert modelreg.AsyncClient is modelreg.client.AsyncClient
+
+
+def test_errors_form_one_tree() -> None:
+    from modelreg.client import ModelregError
+
+    for name in PUBLIC:
+        obj = getattr(modelreg.client, name)
+        if name.endswith(("Error", "Found", "Denied", "Request", "Unavailable", "Conflict", "Mismatch")):
+            assert issubclass(obj, ModelregError), name
