@@ -94,7 +94,8 @@ class Not:
     item: Node
 
 
-Node = Compare | Like | In | IsNull | Between | And | Or | Not
+Leaf = Compare | Like | In | IsNull | Between
+Node = Leaf | And | Or | Not
 
 
 @dataclass(frozen=True)
@@ -342,9 +343,9 @@ class _Parser:
                 values.append(self.parse_value())
                 while self.tok.kind == "punct" and self.tok.text == ",":
                     self.advance()
-                    values.append(self.parse_value())
-                    if len(values) > MAX_IN_ITEMS:
+                    if len(values) == MAX_IN_ITEMS:
                         raise FilterSyntaxError(f"IN takes at most {MAX_IN_ITEMS} values", self.tok.position)
+                    values.append(self.parse_value())
             self.expect_punct(")")
             return In(prop, tuple(values), negated)
         if self.accept_keyword("BETWEEN"):

@@ -17,6 +17,8 @@ Unicode's simple lowercase mapping on all three.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,6 +67,9 @@ _BASE_COLUMNS: dict[str, tuple[str, FieldType]] = {
 }
 _INTEGER_TYPES = (FieldType.ID, FieldType.EPOCH_MS, FieldType.STEP)
 _STRING_TYPES = (FieldType.STRING, FieldType.TEXT, FieldType.ENUM)
+# Numbers written as strings, e.g. `id = '7'`: ASCII digits only, no "nan", no "1_000".
+_INT_TEXT = re.compile(r"-?[0-9]+")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _FLIP: dict[fp.Op, fp.Op] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
 
 
@@ -89,7 +94,8 @@ def _bytewise(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_Bytewise, "postgresql")
 def _bytewise_pg(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
     # Short columns are already "C"; long text and parameters take the database's locale.
-    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+    # Parenthesised whole: BETWEEN's bounds may not carry a bare COLLATE.
+    return f'(({compiler.process(element.clauses, **kw)}) COLLATE "C")'
 
 
 class _Fold(FunctionElement[str]):
@@ -200,18 +206,14 @@ def _kind_of(value: fp.Value) -> str:
 
 
 def _as_int(prop: fp.Prop, value: fp.Value) -> int:
-    n: int | None = None
     if isinstance(value, bool):
         raise FilterError(f"{prop.name!r} holds integers; {value!r} is a boolean", prop.position)
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, float) and value.is_integer():
-        n = int(value)
-    elif isinstance(value, str):
-        try:
-            n = int(value.strip())
-        except ValueError:
-            n = None
+    whole = (
+        isinstance(value, int)
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and _INT_TEXT.fullmatch(value))
+    )
+    n = int(value) if whole else None
     if n is None or not fp.INT_MIN <= n <= fp.INT_MAX:
         raise FilterError(f"{prop.name!r} holds integers; {value!r} is not one", prop.position)
     return n
@@ -220,11 +222,10 @@ def _as_int(prop: fp.Prop, value: fp.Value) -> int:
 def _as_float(prop: fp.Prop, value: fp.Value) -> float:
     if isinstance(value, bool):
         raise FilterError(f"{prop.name!r} holds numbers; {value!r} is a boolean", prop.position)
-    try:
-        f = float(value)
-    except ValueError:
-        f = float("nan")
-    if f != f or f in (float("inf"), float("-inf")):
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value):
+        raise FilterError(f"{prop.name!r} holds numbers; {value!r} is not one", prop.position)
+    f = float(value)
+    if math.isinf(f):
         raise FilterError(f"{prop.name!r} holds numbers; {value!r} is not one", prop.position)
     return f
 
@@ -265,7 +266,7 @@ class _Compiler:
             return not_(cond) if negate else cond
         return self.on_property(node, negate)
 
-    def pick(self, node: fp.Node, cands: list[tuple[str, FieldType]]) -> tuple[ColumnElement[Any], FieldType]:
+    def pick(self, node: fp.Leaf, cands: list[tuple[str, FieldType]]) -> tuple[ColumnElement[Any], FieldType]:
         """The column a name means; by the literal's kind when variants disagree on it."""
         sample: fp.Value | None = None
         if isinstance(node, fp.Compare):
@@ -286,7 +287,7 @@ class _Compiler:
 
     # Columns: SQL's own NULL logic already gives the rules above.
 
-    def on_column(self, node: fp.Node, resolved: tuple[ColumnElement[Any], FieldType]) -> ColumnElement[bool]:
+    def on_column(self, node: fp.Leaf, resolved: tuple[ColumnElement[Any], FieldType]) -> ColumnElement[bool]:
         col, ftype = resolved
         prop = node.prop
         if ftype is FieldType.STRING_LIST:
@@ -325,7 +326,7 @@ class _Compiler:
     # A property is one row; `match` is a two-valued test of that row, so "has `p`, and
     # its value does not match" is EXISTS(row AND NOT match).
 
-    def on_property(self, node: fp.Node, negate: bool) -> ColumnElement[bool]:
+    def on_property(self, node: fp.Leaf, negate: bool) -> ColumnElement[bool]:
         prop = node.prop
         cp = custom_properties.c
         ids = select(cp.resource_id).where(cp.name == prop.name)
@@ -361,7 +362,7 @@ class _Compiler:
         if isinstance(node, fp.In):
             if not node.values:
                 return true() if node.negated != negate else false()
-            match = or_(*(self._match(prop, "=", v) for v in node.values))
+            match = self._match_in(prop, node.values)
             return has(not_(match) if node.negated != negate else match)
         if isinstance(node, fp.Between):
             low, high = node.low, node.high
@@ -398,6 +399,35 @@ class _Compiler:
             return by_int
         # An unsuffixed integer matches int values and double values alike, as upstream.
         return or_(by_int, test(cp.double_value, literal(float(n), Float(53))))
+
+    def _match_in(self, prop: fp.Prop, values: Sequence[fp.Value]) -> ColumnElement[bool]:
+        """The property row holds one of `values`: one IN list per type of literal, since
+        a thousand OR'ed tests would pass SQLite's expression-depth limit of 1000."""
+        cp = custom_properties.c
+        by_kind: dict[str, list[fp.Value]] = {}
+        for v in values:
+            kind = prop.type_suffix.removesuffix("_value") if prop.type_suffix else _kind_of(v)
+            by_kind.setdefault(kind, []).append(v)
+
+        def test(col: ColumnElement[Any], vs: list[Any]) -> ColumnElement[bool]:
+            return and_(col.is_not(None), col.in_(vs))
+
+        tests: list[ColumnElement[bool]] = []
+        for kind, vs in by_kind.items():
+            if kind == "string":
+                strings = [_text(_as_str(v)) for v in vs]
+                tests.append(and_(cp.value_type == "string", test(_text(cp.string_value), strings)))
+            elif kind == "bool":
+                tests.append(test(cp.bool_value, [literal(_as_bool(prop, v), Boolean) for v in vs]))
+            elif kind == "double":
+                tests.append(test(cp.double_value, [literal(_as_float(prop, v), Float(53)) for v in vs]))
+            else:
+                ints = [_as_int(prop, v) for v in vs]
+                tests.append(test(cp.int_value, [literal(n, BigInteger) for n in ints]))
+                if prop.type_suffix != "int_value":
+                    floats = [literal(float(n), Float(53)) for n in ints]
+                    tests.append(test(cp.double_value, floats))
+        return or_(*tests)
 
 
 def compile_filter(spec: EntitySpec, query: str, variant: str | None = None) -> ColumnElement[bool]:

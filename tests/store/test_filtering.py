@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, select
 
-from modelreg.store.filter_parser import MAX_CONDITIONS, MAX_DEPTH
+from modelreg.store.filter_parser import COMPARISONS, MAX_CONDITIONS, MAX_DEPTH, MAX_IN_ITEMS
 from modelreg.store.schema import TABLES
 from tests.conftest import V1, V1ALPHA3, wipe
 
@@ -105,7 +105,7 @@ MODELS: dict[str, tuple[str | None, str, str | None, str | None, dict[str, Any]]
         {"accuracy": _i(1), "epochs": _i(5), "framework": _s("jax")},
     ),
     "model_x": ("bob", "ARCHIVED", "ext-x", None, {"epochs": _d(2.5), "prod": _b(False)}),
-    "modelAx": (None, "LIVE", None, None, {}),
+    "modelAx": ("frank", "LIVE", None, None, {}),
     PCT: ("dave", "LIVE", None, None, {}),
     UNI: ("zoë", "LIVE", "ext-ü", "ÄÖÜ 🚀", {"framework": _s("JAX")}),
     OBRIEN: ("eve", "LIVE", None, None, {}),
@@ -160,14 +160,14 @@ class Catalog:
         return out
 
 
-_SEEDED: dict[int, tuple[frozenset[int], Catalog]] = {}
+_SEEDED: dict[int, tuple[frozenset[tuple[int, str]], Catalog]] = {}
 
 
-def _model_ids(client: TestClient) -> frozenset[int]:
+def _models(client: TestClient) -> frozenset[tuple[int, str]]:
     db = client.app.state.db  # type: ignore[attr-defined]
     t = TABLES["registered_model"]
     with db.read_only() as session:
-        return frozenset(session.execute(select(t.c.id)).scalars())
+        return frozenset((row.id, row.name) for row in session.execute(select(t.c.id, t.c.name)))
 
 
 def _post(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -216,10 +216,10 @@ def _seed(client: TestClient) -> Catalog:
 def catalog(app_client: TestClient) -> Catalog:
     """The seeded catalog on this backend, seeded again if another test wiped it."""
     key = id(app_client)
-    current = _model_ids(app_client)
+    current = _models(app_client)
     if key not in _SEEDED or _SEEDED[key][0] != current:
         cat = _seed(app_client)
-        _SEEDED[key] = (_model_ids(app_client), cat)
+        _SEEDED[key] = (_models(app_client), cat)
     return _SEEDED[key][1]
 
 
@@ -316,19 +316,33 @@ CASES = [
     case("name IN ()"),
     case("name NOT IN ()", *ALL),
     case("name NOT IN ('alpha', 'beta')", *but("alpha", "beta")),
-    case("owner NOT IN ('alice', 'bob')", "delta", "Epsilon", PCT, UNI, OBRIEN, DROP),
+    case("owner NOT IN ('alice', 'bob')", "delta", "Epsilon", "modelAx", PCT, UNI, OBRIEN, DROP),
     case("framework IN ('jax', 'JAX')", "Epsilon", UNI),
     case("framework NOT IN ('jax', 'JAX')", "alpha", "beta", "gamma"),
     case("framework IN ()"),
     case("framework NOT IN ()", *ALL),
     case("epochs IN (5, 20)", "beta", "Epsilon"),
     case("epochs IN (10, 'x')", "alpha", "gamma"),
+    case(
+        "epochs IN (" + ", ".join(str(n) for n in range(2000, 2997)) + ", 10, 20.0, 'x')",
+        "alpha",
+        "gamma",
+        id="epochs IN (1000 values)",
+    ),
+    case(
+        "framework NOT IN (" + ", ".join(f"'f{n}'" for n in range(999)) + ", 'jax')",
+        "alpha",
+        "beta",
+        "gamma",
+        UNI,
+        id="framework NOT IN (1000 values)",
+    ),
     # AND / OR precedence, parentheses, NOT
     case("name = 'alpha' OR name = 'beta' AND owner = 'alice'", "alpha"),
     case("(name = 'alpha' OR name = 'beta') AND owner = 'bob'", "beta"),
     case("owner = 'bob' AND state = 'LIVE' OR name = 'delta'", "beta", "delta"),
     case("NOT name = 'alpha'", *but("alpha")),
-    case("NOT (owner = 'alice' OR owner = 'bob')", "delta", "Epsilon", PCT, UNI, OBRIEN, DROP),
+    case("NOT (owner = 'alice' OR owner = 'bob')", "delta", "Epsilon", "modelAx", PCT, UNI, OBRIEN, DROP),
     case("NOT NOT name = 'alpha'", "alpha"),
     case("NOT (framework = 'pytorch')", "beta", "gamma", "Epsilon", UNI),
     case("NOT (framework = 'pytorch') OR framework IS NULL", *but("alpha")),
@@ -337,7 +351,8 @@ CASES = [
     # IS NULL / IS NOT NULL
     case("externalId IS NULL", "delta", "Epsilon", "modelAx", PCT, OBRIEN, DROP),
     case("externalId IS NOT NULL", "alpha", "beta", "gamma", "model_x", UNI),
-    case("owner IS NULL", "modelAx"),
+    case("owner IS NOT NULL", *ALL),
+    case("description IS NULL", "gamma", "delta", "model_x", "modelAx", PCT, OBRIEN, DROP),
     case("description IS NOT NULL", "alpha", "beta", "Epsilon", UNI),
     case("framework IS NULL", "delta", "model_x", "modelAx", PCT, OBRIEN, DROP),
     case("prod IS NOT NULL", "alpha", "beta", "model_x"),
@@ -355,6 +370,8 @@ CASES = [
     case("name BETWEEN 'alpha' AND 'delta'", "alpha", "beta", "delta"),
     case("name NOT BETWEEN 'alpha' AND 'delta'", *but("alpha", "beta", "delta")),
     case("framework BETWEEN 'a' AND 'q'", "alpha", "Epsilon"),
+    case("description BETWEEN 'A' AND 'Z'", "Epsilon"),
+    case("state NOT BETWEEN 'A' AND 'K'", *but("gamma", "model_x")),
     case("createTimeSinceEpoch BETWEEN {ctime:beta} AND {ctime:gamma}", "beta", "gamma"),
     # type suffixes, int vs double, booleans
     case("accuracy > 0.9", "alpha", "gamma"),
@@ -505,6 +522,7 @@ BAD = [
     ("name =", 6),
     ("name IN 'x'", 8),
     ("name IN ('x',)", 13),
+    ("name IN (" + ", ".join(["1"] * (MAX_IN_ITEMS + 1)) + ")", 9 + 3 * MAX_IN_ITEMS),
     ("name IS 'x'", 8),
     ("name BETWEEN 'a' OR 'b'", 17),
     ("name NOT = 'x'", 9),
@@ -574,16 +592,43 @@ TOKENS = [
 
 fuzz_queries = st.lists(st.sampled_from(TOKENS), min_size=0, max_size=14).map(" ".join)
 # NUL never reaches the filter: the API refuses it in any query parameter (test below).
-fuzz_raw = st.text(st.characters(exclude_characters="\x00"), max_size=40)
+fuzz_raw = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
+
+# Well-formed queries, which must answer 200 or, when the types do not fit, 400.
+_PROPS = ["name", "owner", "description", "state", "id", "createTimeSinceEpoch", "uri", "value"]
+_PROPS += ["epochs", "accuracy", "framework", "prod", "`a.b`", "epochs.int_value", "prod.bool_value"]
+_VALUES = ["'alpha'", "'Ü🚀'", "''", "10", "-2.5", "1e300", "true", "FALSE", "'%\\_'", "'x\\'"]
+_value = st.sampled_from(_VALUES)
+_leaf = st.one_of(
+    st.tuples(st.sampled_from(_PROPS), st.sampled_from(COMPARISONS), _value).map(" ".join),
+    st.tuples(st.sampled_from(_PROPS), st.sampled_from(["LIKE", "NOT ILIKE"]), _value).map(" ".join),
+    st.tuples(st.sampled_from(_PROPS), st.sampled_from(["IN", "NOT IN"]), st.lists(_value, max_size=3)).map(
+        lambda t: f"{t[0]} {t[1]} ({', '.join(t[2])})"
+    ),
+    st.tuples(st.sampled_from(_PROPS), st.sampled_from(["IS NULL", "IS NOT NULL"])).map(" ".join),
+    st.tuples(st.sampled_from(_PROPS), st.sampled_from(["BETWEEN", "NOT BETWEEN"]), _value, _value).map(
+        lambda t: f"{t[0]} {t[1]} {t[2]} AND {t[3]}"
+    ),
+)
+fuzz_grammar = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["AND", "OR"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        inner.map(lambda q: f"NOT ({q})"),
+    ),
+    max_leaves=8,
+)
 
 
 @settings(
-    max_examples=120,
+    max_examples=60,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(query=st.one_of(fuzz_queries, fuzz_raw), where=st.sampled_from(["rm", "art", "ma", "mv"]))
+@given(
+    query=st.one_of(fuzz_queries, fuzz_raw, fuzz_grammar), where=st.sampled_from(["rm", "art", "ma", "mv"])
+)
 def test_fuzz_never_500(app_client: TestClient, catalog: Catalog, query: str, where: str) -> None:
     r = app_client.get(LISTS[where], params={"filterQuery": query})
     assert r.status_code in (200, 400), (query, r.status_code, r.text)
