@@ -247,6 +247,41 @@ def declared_properties(spec: dict[str, Any], schema: Any) -> set[str]:
     return names
 
 
+def property_schema(spec: dict[str, Any], schema: Any, name: str) -> Any:
+    """The schema a (composed) object schema declares for one property, or None."""
+    node = _resolve(spec, schema)
+    if not isinstance(node, dict):
+        return None
+    if name in node.get("properties", {}):
+        return node["properties"][name]
+    for key in ("allOf", "oneOf", "anyOf"):
+        for sub in node.get(key, []):
+            found = property_schema(spec, sub, name)
+            if found is not None:
+                return found
+    return None
+
+
+def undeclared_fields(spec: dict[str, Any], schema: Any, data: Any, at: str = "") -> list[str]:
+    """Fields of a response entity (or of a list's items) that its schema does not declare.
+
+    The spec's object schemas are open, so JSON Schema lets anything extra through;
+    upstream's responses carry only declared fields, and clients with generated models
+    may reject others.
+    """
+    if not isinstance(data, dict):
+        return []
+    found = [
+        f"at {at}/{key}: field not declared by the spec"
+        for key in sorted(set(data) - declared_properties(spec, schema))
+    ]
+    items = property_schema(spec, schema, "items")
+    if isinstance(data.get("items"), list) and isinstance(items, dict) and "items" in items:
+        for i, item in enumerate(data["items"]):
+            found += undeclared_fields(spec, items["items"], item, f"{at}/items/{i}")
+    return found
+
+
 def request_body_properties(spec: dict[str, Any], operation: dict[str, Any]) -> set[str]:
     body = _resolve(spec, operation.get("requestBody", {}))
     schema = body.get("content", {}).get("application/json", {}).get("schema") if body else None

@@ -31,6 +31,7 @@ from tests.compat.spec_support import (
     ResponseSchemas,
     response_schemas,
     undeclared_but_allowed,
+    undeclared_fields,
 )
 
 STRUCT = base64.b64encode(json.dumps({"layers": 12, "tags": ["a", "b"]}).encode()).decode()
@@ -95,6 +96,8 @@ class Driver:
         for problem in self.schemas.problems(schema, data):
             self.problems.append(f"{where} -> {status}: {problem}")
         for problem in decimal_strings(data):
+            self.problems.append(f"{where} -> {status}: {problem}")
+        for problem in undeclared_fields(self.schemas.spec, schema, data):
             self.problems.append(f"{where} -> {status}: {problem}")
         if status >= 400:
             for problem in self.schemas.problems(self.schemas.error_schema(), data):
