@@ -143,7 +143,26 @@ def admin_router() -> APIRouter:
     _token_routes(router)
     _people_routes(router)
     _self_routes(router)
+    _history_routes(router)
     return router
+
+
+def _history_routes(router: APIRouter) -> None:
+    @router.get(
+        f"{ADMIN}/history",
+        summary="The server's own history (registries, grants, tokens, users, groups) and the "
+        "default registry's: filter by registry ('' for server-level events), actor, entityType, "
+        "entityId, action, since, until",
+        openapi_extra=role("admin"),
+    )
+    async def server_history(request: Request) -> Response:
+        import dataclasses
+
+        from modelreg.api import history_routes
+
+        query = history_routes._query(request)
+        query = dataclasses.replace(query, registry=request.query_params.get("registry"))
+        return await history_routes._answer(request, query)
 
 
 def _registry_routes(router: APIRouter) -> None:

@@ -1,9 +1,9 @@
 """Every request passes here: who is calling, which registry, and may they.
 
 Each route declares the role it needs in its OpenAPI extension `x-modelreg-role`
-("public", "viewer", "editor", "owner" or "admin"); a route without one is refused, so a
-new endpoint cannot slip through unchecked (tests/api/test_authorization.py builds its
-matrix from the same declarations).
+("public", "authenticated", "viewer", "editor", "owner" or "admin"); a route without one is refused, so a
+new endpoint cannot slip through unchecked (tests/access/test_matrix.py builds its
+matrix from the same declarations); so is one whose rule is not one of these.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from modelreg.service import access, history
 from modelreg.service.errors import Forbidden
-from modelreg.service.principals import Principal
+from modelreg.service.principals import ROLES, Principal
 from modelreg.service.registries import DEFAULT, Registries
 from modelreg.service.transactions import transaction
 from modelreg.store.session import Database
 
 ROLE_KEY = "x-modelreg-role"
 SAFE_METHODS = ("GET", "HEAD")
+RULES = (access.PUBLIC, access.AUTHENTICATED, *ROLES, access.ADMIN)
 
 
 def role(need: str) -> dict[str, Any]:
@@ -40,6 +41,8 @@ async def authorize(request: Request) -> None:
     need = required_role(request.scope.get("route"))
     if need is None:
         raise Forbidden("this route has no permission rule, so nobody may use it")
+    if need not in RULES:
+        raise Forbidden(f"this route's permission rule {need!r} is unknown, so nobody may use it")
     state = request.app.state
     registries: Registries = state.registries
     auth = state.authenticator

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from modelreg.api import params, wire
 from modelreg.api.routes import json_response, read_body, run, validate
@@ -185,7 +186,7 @@ async def _receive(
     return size, digest.hexdigest()
 
 
-def unlimited_body(scope: dict[str, Any]) -> bool:
+def unlimited_body(scope: Scope) -> bool:
     return scope.get("method") == "PUT" and UNLIMITED_PATH.match(str(scope.get("path", ""))) is not None
 
 

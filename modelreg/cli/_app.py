@@ -6,7 +6,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer import _click
 from typer.core import TyperGroup
 
 from modelreg.cli import _files, _login, _models, _server
@@ -35,11 +34,16 @@ def _exit_code(exc: Exception) -> int | None:
 class _Group(TyperGroup):
     """Turns registry and configuration errors into one line on stderr and an exit status."""
 
-    def invoke(self, ctx: _click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors its own click)
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a local file or directory the command cannot use
+            where = f": {exc.filename}" if exc.filename else ""
+            fail(f"{exc.strerror or exc}{where}", EXIT_REFUSED)
         except Exception as exc:
             code = _exit_code(exc)
             if code is None:

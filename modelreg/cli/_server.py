@@ -68,11 +68,18 @@ def _log_config(level: str) -> dict[str, Any]:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default 8080].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default 1].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Listen beyond loopback with no authentication: anyone who reaches the port can do anything.",
+        ),
+    ] = False,
 ) -> None:
     """Start the registry (migrating its database first).
 
@@ -80,9 +87,22 @@ def serve(
     """
     import uvicorn
 
+    from modelreg.service.identity import describe_mode, refuse_unsafe_listen
     from modelreg.service.registry import upgrade_schema
 
-    settings = _settings(data_dir, database_url, host=host, port=port, workers=workers)
+    settings = _settings(
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        insecure_no_auth=insecure_no_auth or None,
+    )
+    try:
+        refuse_unsafe_listen(settings)
+    except Exception as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         revision = upgrade_schema(settings)
     except Exception as exc:  # one clear line, not a traceback
@@ -94,6 +114,7 @@ def serve(
         f"(database {where}, schema {revision}, {settings.workers} worker(s))",
         err=True,
     )
+    typer.echo(f"modelreg {describe_mode(settings)}", err=True)
     uvicorn.run(
         "modelreg.api.app:app_from_env",
         factory=True,

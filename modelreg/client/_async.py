@@ -5,6 +5,7 @@ reading, writing) done off the event loop."""
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,7 @@ from modelreg.client._http import (
     decode,
     default_headers,
     normalize_base,
+    ssl_verify,
     transport_error,
 )
 from modelreg.client._models import (
@@ -77,7 +79,7 @@ class AsyncClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.url = normalize_base(url)
@@ -85,7 +87,7 @@ class AsyncClient:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             transport=transport,
-            verify=verify,
+            verify=ssl_verify(verify),
             headers=default_headers(headers),
             follow_redirects=False,
         )
@@ -280,6 +282,8 @@ class AsyncClient:
                     effect = op.send(result)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Call):

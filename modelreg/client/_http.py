@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +35,13 @@ def normalize_base(url: str | None) -> str:
         if path.endswith(suffix):
             path = path[: -len(suffix)]
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def ssl_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """`verify` as httpx takes it: True, False, a context, or a CA bundle's path made into one."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def default_headers(headers: dict[str, str] | None) -> dict[str, str]:

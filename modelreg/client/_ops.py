@@ -330,11 +330,12 @@ def register_model(r: Registration) -> Op[ModelVersion]:
     rm = yield from _model_for_registration(r)
     mv, existed = yield from _version_for_registration(r, rm)
     if r.uri is not None:
-        if existed:
-            artifacts = yield from model_artifacts_raw(mv["id"])
-            if any(a.get("uri") == r.uri for a in artifacts):
-                return version_from_wire(mv)
+        artifacts = (yield from model_artifacts_raw(mv["id"])) if existed else []
+        if any(a.get("uri") == r.uri for a in artifacts):
+            return version_from_wire(mv)
+        if artifacts:
             raise _content_conflict(r, f"not {r.uri}")
+        # A new version, or one whose registration stopped before its artifact: finish it.
         yield Call("POST", f"{KF}/model_versions/{mv['id']}/artifacts", json=_uri_artifact(r))
     else:
         assert files is not None and r.path is not None

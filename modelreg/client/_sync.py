@@ -4,6 +4,7 @@ its effects with httpx as they come."""
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,7 @@ from modelreg.client._http import (
     decode,
     default_headers,
     normalize_base,
+    ssl_verify,
     transport_error,
 )
 from modelreg.client._models import (
@@ -63,9 +65,10 @@ class Client:
     """A registry client: `Client("http://127.0.0.1:8080", token=...)`.
 
     `url` defaults to MODELREG_URL, else http://127.0.0.1:8080; `token` (sent as a Bearer
-    token) to MODELREG_TOKEN. `transport` takes any httpx transport, e.g. for tests.
+    token) to MODELREG_TOKEN. `verify` is True, False, an SSLContext or the path of a CA
+    bundle; `transport` takes any httpx transport (a test's, say).
     Methods take a model as a name, an id or a RegisteredModel, and a version as a
-    name, an id, "latest" or a ModelVersion. Errors are `modelreg.ModelregError`s.
+    name, an id, "latest" or a ModelVersion. Errors are `modelreg.client.ModelregError`s.
     """
 
     def __init__(
@@ -75,7 +78,7 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.url = normalize_base(url)
@@ -83,7 +86,7 @@ class Client:
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             transport=transport,
-            verify=verify,
+            verify=ssl_verify(verify),
             headers=default_headers(headers),
             follow_redirects=False,
         )
@@ -309,6 +312,8 @@ class Client:
                     effect = op.send(result)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
 
     def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Call):

@@ -43,6 +43,12 @@ def _context(session: Session) -> Context:
     return ctx if isinstance(ctx, Context) else Context("system", "default", None)
 
 
+def current_actor(session: Session) -> str | None:
+    """Who acts in this unit of work, when a request said so."""
+    ctx = session.info.get("history")
+    return ctx.actor if isinstance(ctx, Context) else None
+
+
 def _wire_names(spec: EntitySpec) -> dict[str, str]:
     names = dict(_BASE)
     fields: Iterable[Field] = spec.all_fields()

@@ -7,6 +7,7 @@ every request is the local user, with every right.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import logging
 import time
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from modelreg.service import tokens
-from modelreg.service.errors import Unauthenticated
+from modelreg.service.errors import InvalidArgument, Unauthenticated
 from modelreg.service.principals import ANONYMOUS, Principal
 from modelreg.settings import Settings
 from modelreg.store.schema import api_tokens, group_members, users
@@ -59,16 +60,6 @@ class Authenticator:
                 groups_claim=settings.oidc_groups_claim,
                 leeway_s=settings.oidc_leeway_seconds,
             )
-
-    def describe(self) -> str:
-        if self.single_user:
-            return f"single-user mode: no authentication, every request acts as {self.local_name!r}"
-        ways = ["modelreg API tokens"]
-        if self.oidc:
-            ways.append(f"OIDC tokens from {self.oidc.issuer}")
-        if self.user_header:
-            ways.append(f"trusted proxy header {self.user_header}")
-        return "authentication by " + ", ".join(ways)
 
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         if self.single_user:
@@ -179,6 +170,40 @@ class Authenticator:
                 )
         except Exception:  # bookkeeping must never fail a request
             log.debug("could not record token use", exc_info=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_unsafe_listen(settings: Settings) -> None:
+    """Without authentication, modelreg serves only this machine, unless told otherwise."""
+    if settings.auth_enabled() or settings.insecure_no_auth or is_loopback(settings.host):
+        return
+    raise InvalidArgument(
+        f"refusing to listen on {settings.host} without authentication: set MODELREG_AUTH=true "
+        "(modelreg API tokens), MODELREG_OIDC_ISSUER or MODELREG_PROXY_USER_HEADER, "
+        "or pass --insecure-no-auth"
+    )
+
+
+def describe_mode(settings: Settings) -> str:
+    if settings.auth_enabled():
+        ways = ["modelreg API tokens"]
+        if settings.oidc_issuer:
+            ways.append(f"OIDC tokens from {settings.oidc_issuer}")
+        if settings.proxy_user_header:
+            ways.append(f"trusted proxy header {settings.proxy_user_header}")
+        return "requires authentication: " + ", ".join(ways)
+    who = settings.single_user_name or _login_name()
+    if settings.insecure_no_auth and not is_loopback(settings.host):
+        return f"runs WITHOUT authentication on {settings.host} (--insecure-no-auth): every caller acts as {who!r}"
+    return f"runs in single-user mode: no authentication, every request acts as {who!r}"
 
 
 def _login_name() -> str:

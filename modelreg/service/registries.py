@@ -150,7 +150,13 @@ class Registries:
         with self._lock:
             self._open[name] = db
         history.record(
-            session, "create", "registry", name, name, {"description": {"before": None, "after": description}}
+            session,
+            "create",
+            "registry",
+            name,
+            name,
+            {"description": {"before": None, "after": description}},
+            registry=history.SERVER,
         )
         return self._info(row)
 
@@ -198,7 +204,7 @@ class Registries:
             for k, v in values.items()
             if k != "update_time" and before.get(k) != v
         }
-        history.record(session, "update", "registry", name, name, changed)
+        history.record(session, "update", "registry", name, name, changed, registry=history.SERVER)
         return self._info(after)
 
     def delete(self, session: Session, name: str, *, confirm: str, purge: bool = False) -> str:
@@ -214,7 +220,13 @@ class Registries:
         session.execute(delete(registries).where(registries.c.name == name))
         access.remove_all_grants(session, name)
         history.record(
-            session, "delete", "registry", name, name, {"purged": {"before": None, "after": purge}}
+            session,
+            "delete",
+            "registry",
+            name,
+            name,
+            {"purged": {"before": None, "after": purge}},
+            registry=history.SERVER,
         )
         db = self.database_if_open(name)
         self._forget(name)

@@ -10,16 +10,25 @@ from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties
-from modelreg.service import archiving, deployments, metrics
+from modelreg.service import archiving, deployments, history, metrics
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.files import artifact_key
 from modelreg.store.repository import Record
 from modelreg.store.schema import artifact_files
 
 
+IDENTITY_COLUMNS = ("owner", "author")
+
+
 def before_create(
     session: Session, spec: EntitySpec, values: dict[str, Any], properties: CustomProperties
 ) -> None:
+    # owner and author name who registered it unless the caller says otherwise.
+    actor = history.current_actor(session)
+    if actor is not None:
+        for f in spec.fields:
+            if f.column in IDENTITY_COLUMNS and values.get(f.column) is None:
+                values[f.column] = actor
     if spec.kind == "inference_service":
         deployments.check_inference_service(session, values)
     elif spec.kind == "serve_model":

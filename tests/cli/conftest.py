@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modelreg.cli import app
+from tests.client.conftest import migrated_template  # noqa: F401 (a fixture, shared)
 
 MODELREG = [sys.executable, "-m", "modelreg"]
 

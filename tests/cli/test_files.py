@@ -89,3 +89,12 @@ def test_resolve(cli: CLI, name: str) -> None:
     assert as_json == {"uri": f"model-registry://{name}", "storageUri": "s3://bucket/m/2"}
     bad = cli("resolve", "model-registry://")
     assert bad.exit_code == 1 and len(bad.error_lines) == 1 and "invalid model registry URI" in bad.stderr
+
+
+def test_pull_into_a_place_that_cannot_hold_it_is_one_line(cli: CLI, name: str, tmp_path: Path) -> None:
+    cli("push", str(model_dir(tmp_path)), "--model", name, "--version", "1")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    r = cli("pull", f"{name}:1", "-o", str(blocker))
+    assert r.exit_code == 1
+    assert len(r.error_lines) == 1 and str(blocker) in r.error_lines[0]

@@ -4,6 +4,7 @@ cannot reach one or is refused."""
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from modelreg.api.app import create_app
+from modelreg.settings import Settings
 from tests.cli.conftest import CLI, free_port
 from tests.client.conftest import ThreadServer
 
@@ -94,3 +97,19 @@ def test_a_refused_token_is_one_line_and_exit_4(cli: CLI, denying: str, name: st
     ]
     refused = cli("login", denying, "--token", "expired")
     assert refused.exit_code == 4 and len(refused.error_lines) == 1
+
+
+@pytest.fixture
+def guarded(migrated_template: Path, tmp_path: Path) -> Iterator[str]:
+    """A registry that requires a token (modelreg's own authentication)."""
+    shutil.copytree(migrated_template, tmp_path / "guarded")
+    app = create_app(Settings(data_dir=tmp_path / "guarded", access_log=False, auth=True))
+    with ThreadServer(app) as url:
+        yield url
+
+
+def test_a_wrong_token_for_a_registry_that_requires_one(cli: CLI, guarded: str) -> None:
+    r = cli("models", "list", MODELREG_URL=guarded, MODELREG_TOKEN="wrong")
+    assert r.exit_code == 4
+    assert len(r.error_lines) == 1 and r.error_lines[0].endswith("check the token)")
+    assert cli("login", guarded, "--token", "wrong").exit_code == 4

@@ -114,10 +114,15 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def aclient(migrated_template: Path, tmp_path: Path) -> AsyncIterator[AsyncClient]:
-    """The async client calling the app in-process, its lifespan running."""
+async def asgi_app(migrated_template: Path, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app of a registry of its own, its lifespan running, to call in-process."""
     app = fresh_app(migrated_template, tmp_path / "registry")
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with AsyncClient("http://registry.test", transport=transport) as c:
-            yield c
+        yield app
+
+
+@pytest.fixture
+async def aclient(asgi_app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """The async client calling the app in-process through httpx's ASGITransport."""
+    async with AsyncClient("http://registry.test", transport=httpx.ASGITransport(app=asgi_app)) as c:
+        yield c

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from modelreg.client import (
     AsyncClient,
@@ -66,12 +67,14 @@ async def test_register_files_twice_then_download(aclient: AsyncClient, tmp_path
     assert manifest == await aclient.get_manifest("fraud", "1")
 
 
-async def test_a_corrupted_download_is_deleted(aclient: AsyncClient, tmp_path: Path) -> None:
+async def test_a_corrupted_download_is_deleted(
+    aclient: AsyncClient, asgi_app: FastAPI, tmp_path: Path
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "model.bin").write_bytes(b"good" * 1000)
     await aclient.register_model("fraud", "1", path=src)
-    inner = aclient._http._transport  # the app's ASGITransport, wrapped to flip a byte
+    inner = httpx.ASGITransport(app=asgi_app)  # wrapped to flip a byte of each file
 
     class Corrupting(httpx.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
+from modelreg.api.app import create_app
 from modelreg.client import (
     Client,
     Conflict,
@@ -18,6 +21,8 @@ from modelreg.client import (
     ServerError,
     Unavailable,
 )
+from modelreg.settings import Settings
+from tests.client.conftest import ThreadServer
 
 
 def answering(
@@ -59,9 +64,12 @@ def test_each_status_has_its_error(status: int, cls: type[ModelregError]) -> Non
 def test_a_wrong_token_is_permission_denied_in_one_line() -> None:
     seen: list[httpx.Request] = []
     body = {"code": "Unauthorized", "message": "invalid token\nsee the docs"}
-    with Client("http://registry.test", token="wrong", transport=answering(401, body, seen)) as c:
-        with pytest.raises(PermissionDenied) as err:
-            c.get_model("fraud")
+    denied = answering(401, body, seen)
+    with (
+        Client("http://registry.test", token="wrong", transport=denied) as c,
+        pytest.raises(PermissionDenied) as err,
+    ):
+        c.get_model("fraud")
     assert seen[0].headers["authorization"] == "Bearer wrong"
     message = str(err.value)
     assert "\n" not in message
@@ -79,9 +87,9 @@ def test_a_proxy_page_is_not_taken_for_an_error_message() -> None:
 
 
 def test_an_answer_that_is_not_json_is_a_server_error() -> None:
-    with Client("http://registry.test", transport=answering(200, b"<html>hello</html>")) as c:
-        with pytest.raises(ServerError, match="not JSON"):
-            c.get_model("fraud")
+    html = answering(200, b"<html>hello</html>")
+    with Client("http://registry.test", transport=html) as c, pytest.raises(ServerError, match="not JSON"):
+        c.get_model("fraud")
 
 
 def test_no_server_is_unavailable_with_the_url() -> None:
@@ -97,9 +105,9 @@ def test_a_timeout_is_unavailable() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("too slow", request=request)
 
-    with Client("http://registry.test", transport=httpx.MockTransport(handler)) as c:
-        with pytest.raises(Unavailable, match="did not answer in time"):
-            c.get_model("fraud")
+    slow = httpx.MockTransport(handler)
+    with Client("http://registry.test", transport=slow) as c, pytest.raises(Unavailable, match="in time"):
+        c.get_model("fraud")
 
 
 @pytest.mark.parametrize(
@@ -132,3 +140,15 @@ def test_url_and_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(InvalidRequest):
         Client("ftp://example.com")
+
+
+def test_a_registry_that_requires_a_token_refuses_a_wrong_one(
+    migrated_template: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(migrated_template, tmp_path / "data")
+    app = create_app(Settings(data_dir=tmp_path / "data", access_log=False, auth=True))
+    with ThreadServer(app) as url:
+        for token in (None, "not-a-real-token"):
+            with Client(url, token=token) as c, pytest.raises(PermissionDenied) as err:
+                c.list_models().first()
+            assert err.value.status == 401 and "check the token" in str(err.value)

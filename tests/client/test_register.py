@@ -157,3 +157,12 @@ def test_register_needs_exactly_one_source(client: Client, tmp_path: Path) -> No
         client.register_model("m", "1", path=tmp_path / "empty")
     with pytest.raises(InvalidRequest, match="does not exist"):
         client.register_model("m", "1", path=tmp_path / "nope")
+
+
+def test_a_registration_that_stopped_before_its_artifact_is_finished(
+    client: Client, registry: Registry
+) -> None:
+    m = client.create_model("fraud")
+    httpx.post(f"{registry.url}{V1}/registered_models/{m.id}/versions", json={"name": "1"})
+    v = client.register_model("fraud", "1", uri="s3://a")
+    assert client.get_artifact("fraud", v).uri == "s3://a"

@@ -91,7 +91,7 @@ def test_missing_model_or_version(client: Client) -> None:
     with pytest.raises(NotFound):
         client.resolve("model-registry://nothing-here")
     client.register_model("fraud", "1", uri="s3://fraud/1")
-    with pytest.raises(Unavailable, match="127.0.0.1:1"):
+    with pytest.raises(Unavailable, match=r"127\.0\.0\.1:1"):
         client.resolve("model-registry://127.0.0.1:1/fraud/1")  # three parts: always a host
     with pytest.raises(NotFound):
         client.resolve("model-registry://fraud/9")

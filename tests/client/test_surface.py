@@ -46,3 +46,16 @@ def test_errors_form_one_tree() -> None:
         obj = getattr(modelreg.client, name)
         if name.endswith(("Error", "Found", "Denied", "Request", "Unavailable", "Conflict", "Mismatch")):
             assert issubclass(obj, ModelregError), name
+
+
+def test_importing_the_package_or_the_cli_does_not_load_the_client() -> None:
+    """`modelreg serve` starts fast: neither `import modelreg` nor the CLI loads httpx."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modelreg, modelreg.cli; "
+        "assert 'modelreg.client' not in sys.modules and 'httpx' not in sys.modules, sorted(sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
