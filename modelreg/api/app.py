@@ -13,8 +13,8 @@ from modelreg.api import errors, openapi_docs
 from modelreg.api.admin_routes import admin_router
 from modelreg.api.extra_routes import extra_router
 from modelreg.api.health import health_router
-from modelreg.api.middleware import RequestContext
 from modelreg.api.history_routes import history_router
+from modelreg.api.middleware import RequestContext
 from modelreg.api.routes import entity_router
 from modelreg.api.security import authorize
 from modelreg.api.storage_routes import storage_router, unlimited_body

@@ -196,11 +196,12 @@ class Registries:
             with self._lock:
                 self._open[name] = db
         session.execute(update(registries).where(registries.c.name == name).values(**values))
+
+        def shown(key: str, value: Any) -> Any:  # never a password in the history
+            return _redact(value) if key == "database_url" and value else value
+
         changed = {
-            k: {
-                "before": _redact(before.get(k)) if k == "database_url" else before.get(k),
-                "after": _redact(v) if k == "database_url" else v,
-            }
+            k: {"before": shown(k, before.get(k)), "after": shown(k, v)}
             for k, v in values.items()
             if k != "update_time" and before.get(k) != v
         }
@@ -342,7 +343,7 @@ class Registries:
         return RegistryInfo(
             name=row["name"],
             description=row["description"],
-            database=_redact(url) or "",
+            database=_redact(url),
             managed=row["database_url"] is None,
             has_tls_ca=bool(row.get("tls_ca")),
             create_time=row["create_time"],
@@ -351,7 +352,7 @@ class Registries:
 
     def _default_info(self) -> RegistryInfo:
         return RegistryInfo(
-            DEFAULT, "The server's own registry", _redact(self._own_url()) or "", False, False, None, None
+            DEFAULT, "The server's own registry", _redact(self._own_url()), False, False, None, None
         )
 
 
@@ -359,9 +360,7 @@ def _db_name(name: str) -> str:
     return "modelreg_" + name.replace("-", "_")
 
 
-def _redact(url: object) -> object:
-    if not isinstance(url, str):
-        return url
+def _redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:

@@ -16,7 +16,6 @@ from modelreg.store.files import artifact_key
 from modelreg.store.repository import Record
 from modelreg.store.schema import artifact_files
 
-
 IDENTITY_COLUMNS = ("owner", "author")
 
 

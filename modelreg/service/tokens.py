@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -78,7 +79,7 @@ def issue(
     secret = secrets.token_urlsafe(32)
     now = _now()
     expire = now + expires_in_s * 1000 if expires_in_s is not None else None
-    result = session.execute(
+    result: Any = session.execute(
         insert(api_tokens).values(
             user_name=user,
             name=name or "token",
@@ -88,7 +89,7 @@ def issue(
             created_by=created_by,
         )
     )
-    token_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    token_id = int(result.inserted_primary_key[0])
     info = get(session, token_id)
     return info, f"{PREFIX}{token_id}_{secret}"
 

@@ -18,7 +18,9 @@ class Database:
         self.engine = engine
         self.files = files
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
+        writer = (
+            engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
+        )
         self._writers = sessionmaker(bind=writer, expire_on_commit=False, autoflush=False)
 
     @property

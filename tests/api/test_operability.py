@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -129,18 +130,14 @@ class _Proxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.up = False
         for c in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.conns.clear()
 
     def restore(self) -> None:
@@ -159,7 +156,7 @@ def postgres_behind_proxy() -> Iterator[tuple[str, _Proxy]]:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         from tests.conftest import _unreachable
 
         _unreachable("postgresql", exc)
