@@ -33,8 +33,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _waited_for_cpu(pid: int) -> float:
+    """Seconds the process sat runnable but not running: other load's share of its wall time."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 def _start_and_time(data_dir: Path) -> tuple[subprocess.Popen[str], str, float, float]:
-    """Start `modelreg serve` on a fresh data dir; wall and CPU seconds to its first answer."""
+    """Start `modelreg serve` on a fresh data dir; wall seconds to its first answer, less
+    the time it waited for a CPU, and the CPU seconds it used."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/model_registry/v1/registered_models"
     started = time.monotonic()
@@ -47,7 +53,8 @@ def _start_and_time(data_dir: Path) -> tuple[subprocess.Popen[str], str, float, 
     while time.monotonic() - started < 20:
         try:
             if httpx.get(url, timeout=0.5).status_code == 200:
-                return proc, url, time.monotonic() - started, _cpu_seconds(proc.pid)
+                wall = time.monotonic() - started - _waited_for_cpu(proc.pid)
+                return proc, url, wall, _cpu_seconds(proc.pid)
         except httpx.TransportError:
             time.sleep(0.01)
     proc.kill()
@@ -64,8 +71,9 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def test_serve_answers_within_two_seconds_and_stops_cleanly(tmp_path: Path) -> None:
-    # Wall time on a shared machine is noisy: take the best of three fresh starts. CPU
-    # time, which other load hardly moves, must stay well under the budget every time.
+    # Wall time on a shared machine is noisy: the time the server spent waiting for a CPU
+    # that other processes held is taken out, and the best of three fresh starts counts.
+    # CPU time, which other load hardly moves, must stay well under the budget every time.
     walls = []
     for attempt in range(3):
         proc, url, wall, cpu = _start_and_time(tmp_path / f"data{attempt}")
