@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ from modelreg.service.registry import upgrade_schema
 from modelreg.settings import Settings
 from modelreg.store.engine import normalize_url
 from tests.conftest import SERVER_URLS, V1, V1ALPHA3
+from tests.tcp_proxy import TcpProxy
 
 
 def test_probes(client: TestClient) -> None:
@@ -93,63 +91,8 @@ def test_unknown_path_and_method(sqlite_client: TestClient) -> None:
     assert set(r.json()) == {"code", "message"}
 
 
-class _Proxy:
-    """A TCP proxy in front of PostgreSQL that the test can cut and restore."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.up = False
-        for c in self.conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-        self.conns.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
-
-
 @pytest.fixture
-def postgres_behind_proxy() -> Iterator[tuple[str, _Proxy]]:
+def postgres_behind_proxy() -> Iterator[tuple[str, TcpProxy]]:
     admin_url = normalize_url(SERVER_URLS["postgresql"])
     name = f"modelreg_down_{uuid.uuid4().hex[:8]}"
     try:
@@ -161,16 +104,18 @@ def postgres_behind_proxy() -> Iterator[tuple[str, _Proxy]]:
 
         _unreachable("postgresql", exc)
     u = make_url(admin_url)
-    proxy = _Proxy((u.host or "127.0.0.1", u.port or 5432))
+    proxy = TcpProxy((u.host or "127.0.0.1", u.port or 5432))
     url = u.set(database=name, host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     yield url, proxy
-    proxy.close()
+    proxy.cut()
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
-def test_database_down_is_503_and_recovers(tmp_path: Path, postgres_behind_proxy: tuple[str, _Proxy]) -> None:
+def test_database_down_is_503_and_recovers(
+    tmp_path: Path, postgres_behind_proxy: tuple[str, TcpProxy]
+) -> None:
     url, proxy = postgres_behind_proxy
     s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
     upgrade_schema(s)
@@ -186,8 +131,11 @@ def test_database_down_is_503_and_recovers(tmp_path: Path, postgres_behind_proxy
             assert r.json()["code"] == "Service Unavailable"
         assert c.get("/readyz/health").status_code == 503
         assert c.get("/livez").status_code == 200
-        proxy.restore()
-        r = c.get(f"{V1}/registered_models")
-        assert r.status_code == 200
-        assert [m["name"] for m in r.json()["items"]] == ["before"]
-        assert c.get("/readyz/health").status_code == 200
+        back = TcpProxy(proxy.target, proxy.port)  # the database returns
+        try:
+            r = c.get(f"{V1}/registered_models")
+            assert r.status_code == 200
+            assert [m["name"] for m in r.json()["items"]] == ["before"]
+            assert c.get("/readyz/health").status_code == 200
+        finally:
+            back.cut()
