@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from modelreg.cli import _files, _login, _models, _server
+from modelreg.cli import _admin, _files, _history, _login, _models, _server
 from modelreg.cli._config import ConfigError
 from modelreg.cli._output import EXIT_DENIED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, fail
 
@@ -70,14 +70,22 @@ def root(
             envvar="MODELREG_PROFILE",
         ),
     ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="Use this one of the server's registries (default: the profile's, else the server's default).",
+            envvar="MODELREG_REGISTRY",
+        ),
+    ] = None,
 ) -> None:
     """modelreg: a model registry speaking the Kubeflow Model Registry REST API.
 
-    Which registry: --profile, else MODELREG_URL (and MODELREG_TOKEN), else the active profile, else http://127.0.0.1:8080.
+    Which server: --profile, else MODELREG_URL (and MODELREG_TOKEN), else the active profile, else http://127.0.0.1:8080. Which of its registries: --registry, else the profile's, else the default one.
 
-    Example: modelreg models list --filter "owner = 'ana'"
+    Example: modelreg --registry team-a models list --filter "owner = 'ana'"
     """
-    ctx.obj = {"profile": profile}
+    ctx.obj = {"profile": profile, "registry": registry}
 
 
 app.command()(_server.serve)
@@ -93,6 +101,8 @@ _login.register(app)
 app.add_typer(_models.models_app, name="models")
 app.add_typer(_models.versions_app, name="versions")
 _files.register(app)
+_admin.register(app)
+_history.register(app)
 
 
 def main() -> None:

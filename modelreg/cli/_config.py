@@ -8,6 +8,9 @@ Which registry a command talks to, first match wins:
 2. MODELREG_URL (with MODELREG_TOKEN): that URL;
 3. the active profile (MODELREG_TOKEN, if set, replaces its token);
 4. http://127.0.0.1:8080, where `modelreg serve` listens by default.
+
+A server may hold several registries: `--registry NAME` (or MODELREG_REGISTRY) picks
+one, else the profile's saved `registry`, else the server's default registry.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class ConfigError(Exception):
 class Profile:
     url: str
     token: str | None = None
+    registry: str | None = None  # one of the server's registries; None: its default
 
 
 @dataclass
@@ -63,7 +67,7 @@ def load() -> Config:
     if not isinstance(data, dict) or not isinstance(data.get("profiles", {}), dict):
         raise ConfigError(f"{path} is not a modelreg configuration")
     profiles = {
-        name: Profile(url=str(p["url"]), token=p.get("token"))
+        name: Profile(url=str(p["url"]), token=p.get("token"), registry=p.get("registry"))
         for name, p in data.get("profiles", {}).items()
         if isinstance(p, dict) and p.get("url")
     }
@@ -77,7 +81,11 @@ def save(config: Config) -> Path:
     data = {
         "active": config.active,
         "profiles": {
-            name: {k: v for k, v in {"url": p.url, "token": p.token}.items() if v is not None}
+            name: {
+                k: v
+                for k, v in {"url": p.url, "token": p.token, "registry": p.registry}.items()
+                if v is not None
+            }
             for name, p in sorted(config.profiles.items())
         },
     }
@@ -99,10 +107,12 @@ class Target:
     url: str
     token: str | None
     source: str  # where it came from, for messages
+    registry: str | None = None  # None: the server's default (or the one the URL names)
 
 
-def target(profile: str | None) -> Target:
-    """The registry a command talks to (see the module's docstring for the order)."""
+def target(profile: str | None, registry: str | None = None) -> Target:
+    """The registry a command talks to (see the module's docstring for the order);
+    `registry` (from --registry or MODELREG_REGISTRY) wins over a profile's."""
     env_token = os.environ.get("MODELREG_TOKEN") or None
     if profile is not None:
         config = load()
@@ -110,12 +120,12 @@ def target(profile: str | None) -> Target:
             known = ", ".join(sorted(config.profiles)) or "none yet; run 'modelreg login URL'"
             raise ConfigError(f"no profile {profile!r} (profiles: {known})")
         p = config.profiles[profile]
-        return Target(p.url, p.token, f"profile {profile}")
+        return Target(p.url, p.token, f"profile {profile}", registry or p.registry)
     env_url = os.environ.get("MODELREG_URL")
     if env_url:
-        return Target(env_url, env_token, "MODELREG_URL")
+        return Target(env_url, env_token, "MODELREG_URL", registry)
     config = load()
     if config.active is not None:
         p = config.profiles[config.active]
-        return Target(p.url, env_token or p.token, f"profile {config.active}")
-    return Target(DEFAULT_URL, env_token, "default")
+        return Target(p.url, env_token or p.token, f"profile {config.active}", registry or p.registry)
+    return Target(DEFAULT_URL, env_token, "default", registry)

@@ -23,25 +23,30 @@ def login(
     profile: Annotated[
         str, typer.Option("--profile", help="Save it under this name.")
     ] = _config.DEFAULT_PROFILE,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", help="Use this one of the server's registries (default: its default)."),
+    ] = None,
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Check that the registry answers before saving.")
     ] = True,
 ) -> None:
     """Save a registry (and its token) as a profile, and make it the active one.
 
-    Example: modelreg login https://registry.example.com --token "$TOKEN" --profile prod
+    Example: modelreg login https://registry.example.com --token "$TOKEN" --profile prod --registry team-a
     """
     from modelreg.client import Client
 
-    with Client(url, token, timeout=10.0) as client:
-        normalized = client.url
+    with Client(url, token, registry=registry, timeout=10.0) as client:
+        normalized, chosen = client.root, client.registry
         if verify:
             client.list_models(limit=1).first()
     config = _config.load()
-    config.profiles[profile] = _config.Profile(normalized, token)
+    config.profiles[profile] = _config.Profile(normalized, token, chosen)
     config.active = profile
     path = _config.save(config)
-    note(f"logged in to {normalized} as profile {profile!r} (saved in {path})")
+    which = f", registry {chosen!r}" if chosen else ""
+    note(f"logged in to {normalized}{which} as profile {profile!r} (saved in {path})")
 
 
 @profiles_app.command("list")
@@ -52,7 +57,13 @@ def profiles_list(output: OutputOption = Output.table) -> None:
     """
     config = _config.load()
     rows = [
-        {"name": name, "url": p.url, "active": name == config.active, "token": bool(p.token)}
+        {
+            "name": name,
+            "url": p.url,
+            "registry": p.registry,
+            "active": name == config.active,
+            "token": bool(p.token),
+        }
         for name, p in sorted(config.profiles.items())
     ]
     if output is not Output.table:
@@ -62,8 +73,11 @@ def profiles_list(output: OutputOption = Output.table) -> None:
         note("no profiles yet; run 'modelreg login URL'")
         return
     table(
-        [("*" if r["active"] else "", r["name"], r["url"], "yes" if r["token"] else "") for r in rows],
-        ["", "PROFILE", "URL", "TOKEN"],
+        [
+            ("*" if r["active"] else "", r["name"], r["url"], r["registry"], "yes" if r["token"] else "")
+            for r in rows
+        ],
+        ["", "PROFILE", "URL", "REGISTRY", "TOKEN"],
     )
 
 

@@ -23,8 +23,8 @@ def connect(ctx: typer.Context, timeout: float = 30.0) -> Iterator[Client]:
     from modelreg.client import Client
 
     root = ctx.find_root().obj or {}
-    where = target(root.get("profile"))
-    with Client(where.url, where.token, timeout=timeout) as client:
+    where = target(root.get("profile"), root.get("registry"))
+    with Client(where.url, where.token, registry=where.registry, timeout=timeout) as client:
         yield client
 
 
@@ -34,9 +34,9 @@ def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
         from modelreg.client import Client
 
         root = ctx.find_root().params or {}
-        where = target(root.get("profile"))
+        where = target(root.get("profile"), root.get("registry"))
         escaped = incomplete.replace("'", "\\'")
-        with Client(where.url, where.token, timeout=2.0) as client:
+        with Client(where.url, where.token, registry=where.registry, timeout=2.0) as client:
             models = client.list_models(filter=f"name LIKE '{escaped}%'", order_by="NAME", limit=50)
             return [m.name for m in models]
     except Exception:

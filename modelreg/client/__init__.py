@@ -6,6 +6,9 @@
     v = registry.register_model("fraud-detector", "1.0.0", path="model/", model_format_name="onnx")
     registry.download("fraud-detector", "1.0.0", "pulled/")
 
+`Client(url, token, registry="team-a")` talks to one of the server's registries; the
+same client manages registries, grants and tokens (`create_registry`, `grant`,
+`create_token`) and reads the history of every change (`history`, `model_history`).
 `AsyncClient` has the same methods, awaited. Errors are `ModelregError`s, rebuilt from
 the server's `{code, message}` bodies.
 """
@@ -23,10 +26,16 @@ from modelreg.client._errors import (
 )
 from modelreg.client._models import (
     FileEntry,
+    Grant,
+    HistoryEvent,
+    Identity,
+    IssuedToken,
     Manifest,
     ModelArtifact,
     ModelVersion,
     RegisteredModel,
+    Registry,
+    Token,
     TransferProgress,
 )
 from modelreg.client._sync import Client, Pager
@@ -38,7 +47,11 @@ __all__ = [
     "Client",
     "Conflict",
     "FileEntry",
+    "Grant",
+    "HistoryEvent",
+    "Identity",
     "InvalidRequest",
+    "IssuedToken",
     "Manifest",
     "ModelArtifact",
     "ModelVersion",
@@ -47,7 +60,9 @@ __all__ = [
     "Pager",
     "PermissionDenied",
     "RegisteredModel",
+    "Registry",
     "ServerError",
+    "Token",
     "TransferProgress",
     "Unavailable",
 ]

@@ -4,9 +4,11 @@ reading, writing) done off the event loop."""
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
@@ -24,15 +26,23 @@ from modelreg.client._http import (
     decode,
     default_headers,
     normalize_base,
+    registry_base,
+    split_registry,
     ssl_verify,
     transport_error,
 )
 from modelreg.client._models import (
+    Grant,
+    HistoryEvent,
+    Identity,
+    IssuedToken,
     Manifest,
     MetadataValue,
     ModelArtifact,
     ModelVersion,
     RegisteredModel,
+    Registry,
+    Token,
 )
 
 T = TypeVar("T")
@@ -50,7 +60,7 @@ class AsyncPager(Generic[T]):
         path = await self._client._run(listing.locate())
         token, seen = "", 0
         while True:
-            items, token = await self._client._run(_ops.page(path, listing.params, token))
+            items, token = await self._client._run(_ops.page(path, listing.params, token, listing.root))
             for item in items:
                 yield listing.convert(item)
                 seen += 1
@@ -77,12 +87,14 @@ class AsyncClient:
         url: str | None = None,
         token: str | None = None,
         *,
+        registry: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: bool | str | ssl.SSLContext = True,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.url = normalize_base(url)
+        self.root, self.registry = split_registry(normalize_base(url), registry)
+        self.url = registry_base(self.root, self.registry)
         self._auth = auth_headers(token)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
@@ -104,6 +116,8 @@ class AsyncClient:
         await self.aclose()
 
     def __repr__(self) -> str:
+        if self.registry:
+            return f"AsyncClient({self.root!r}, registry={self.registry!r})"
         return f"AsyncClient({self.url!r})"
 
     # ------------------------------------------------------------ models
@@ -267,6 +281,231 @@ class AsyncClient:
     async def resolve(self, uri: str) -> str:
         return await self._run(_ops.resolve(uri, self.url))
 
+    # ------------------------------------------------------------ who, and which registries
+
+    async def whoami(self) -> Identity:
+        return await self._run(_ops.whoami())
+
+    async def list_registries(self) -> list[Registry]:
+        return await self._run(_ops.list_registries())
+
+    async def admin_registries(self) -> list[Registry]:
+        return await self._run(_ops.admin_registries())
+
+    async def create_registry(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        database_url: str | None = None,
+        tls_ca: str | None = None,
+    ) -> Registry:
+        return await self._run(_ops.create_registry(name, description, database_url, tls_ca))
+
+    async def get_registry(self, name: str) -> Registry:
+        return await self._run(_ops.get_registry(name))
+
+    async def update_registry(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        database_url: str | None = None,
+        tls_ca: str | None = None,
+    ) -> Registry:
+        return await self._run(_ops.update_registry(name, description, database_url, tls_ca))
+
+    async def delete_registry(self, name: str, confirm: str, *, purge: bool = False) -> str:
+        return await self._run(_ops.delete_registry(name, confirm, purge))
+
+    # ------------------------------------------------------------ grants and tokens
+
+    async def list_grants(self, registry: str) -> list[Grant]:
+        return await self._run(_ops.list_grants(registry))
+
+    async def grant(self, registry: str, subject: str, role: str, *, kind: str = "user") -> Grant:
+        return await self._run(_ops.grant(registry, subject, role, kind))
+
+    async def revoke_grant(self, registry: str, subject: str, *, kind: str = "user") -> None:
+        await self._run(_ops.revoke_grant(registry, subject, kind))
+
+    async def create_token(
+        self, user: str, *, name: str | None = None, expires_in: float | timedelta | None = None
+    ) -> IssuedToken:
+        return await self._run(_ops.create_token(user, name, expires_in))
+
+    async def list_tokens(self, user: str | None = None) -> list[Token]:
+        return await self._run(_ops.list_tokens(user))
+
+    async def revoke_token(self, id: str | int) -> Token:
+        return await self._run(_ops.revoke_token(id))
+
+    # ------------------------------------------------------------ history
+
+    def history(
+        self,
+        *,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncPager[HistoryEvent]:
+        return AsyncPager(
+            self,
+            _ops.history(
+                None,
+                None,
+                actor=actor,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def model_history(
+        self,
+        model: str | RegisteredModel,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncPager[HistoryEvent]:
+        return AsyncPager(
+            self,
+            _ops.history(
+                model,
+                None,
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def version_history(
+        self,
+        model: str | RegisteredModel,
+        version: str | ModelVersion,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncPager[HistoryEvent]:
+        return AsyncPager(
+            self,
+            _ops.history(
+                model,
+                version,
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def server_history(
+        self,
+        *,
+        registry: str | None = None,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncPager[HistoryEvent]:
+        return AsyncPager(
+            self,
+            _ops.server_history(
+                registry=registry,
+                actor=actor,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    async def export_history(
+        self,
+        *,
+        model: str | RegisteredModel | None = None,
+        version: str | ModelVersion | None = None,
+        server: bool = False,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        limit: int | None = None,
+    ) -> AsyncIterator[HistoryEvent]:
+        """`async for event in client.export_history(...)`: as `Client.export_history`."""
+        filters: dict[str, Any] = {
+            "actor": actor,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "action": action,
+            "since": since,
+            "until": until,
+            "oldest_first": oldest_first,
+            "limit": limit,
+        }
+        if server and (model is not None or version is not None):
+            raise InvalidRequest("the server's history is not a model's: give server or model, not both")
+        listing = (
+            _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
+        )
+        call = await self._run(_ops.export(listing))
+        base, auth = self._target(call.base, call.root)
+        url = base + call.path
+        seen = 0
+        try:
+            async with self._http.stream("GET", url, params=dict(call.params or {}), headers=auth) as r:
+                if r.status_code >= 400:
+                    raise error_from_response(r.status_code, await r.aread(), url)
+                async for line in r.aiter_lines():
+                    if not line.strip():
+                        continue
+                    yield listing.convert(json.loads(line))
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+        except httpx.TransportError as exc:
+            raise transport_error(exc, base) from None
+
     # ------------------------------------------------------------ the runner
 
     async def _run(self, op: Op[T]) -> T:
@@ -296,11 +535,13 @@ class AsyncClient:
             return await self._send(effect)
         return await self._fetch(effect)
 
-    def _target(self, base: str | None) -> tuple[str, dict[str, str]]:
-        return (base, {}) if base is not None else (self.url, self._auth)
+    def _target(self, base: str | None, root: bool = False) -> tuple[str, dict[str, str]]:
+        if base is not None:
+            return base, {}
+        return (self.root if root else self.url), self._auth
 
     async def _call(self, c: Call) -> Any:
-        base, auth = self._target(c.base)
+        base, auth = self._target(c.base, c.root)
         url = base + c.path
         try:
             r = await self._http.request(

@@ -24,7 +24,8 @@ class Call:
     `(status, body)` when `with_status`.
 
     `base` names another registry (from a `model-registry://host/...` URI): the request
-    goes there, without this client's token.
+    goes there, without this client's token. `root` says the path is the server's, not
+    the chosen registry's (administration, `whoami`): it goes to the server's root URL.
     """
 
     method: str
@@ -34,6 +35,7 @@ class Call:
     base: str | None = None
     timeout: float | None = None
     with_status: bool = False
+    root: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -17,6 +18,7 @@ from modelreg.client._errors import InvalidRequest, ServerError, Unavailable, er
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 30.0
 _API_SUFFIXES = ("/api/model_registry/v1alpha3", "/api/model_registry/v1", "/api/modelreg/v1")
+_REGISTRY_PATH = re.compile(r"^(?P<root>.*)/registries/(?P<name>[^/]+)$")
 
 
 def normalize_base(url: str | None) -> str:
@@ -35,6 +37,27 @@ def normalize_base(url: str | None) -> str:
         if path.endswith(suffix):
             path = path[: -len(suffix)]
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def split_registry(base: str, registry: str | None) -> tuple[str, str | None]:
+    """The server's root URL and the registry to use: `registry`, else the one the URL
+    names (`.../registries/<name>`), else None (the server's default registry)."""
+    parts = urlsplit(base)
+    found = _REGISTRY_PATH.match(parts.path)
+    named = unquote(found["name"]) if found else None
+    root = urlunsplit((parts.scheme, parts.netloc, found["root"], "", "")) if found else base
+    if registry is not None:
+        if not registry or "/" in registry:
+            raise InvalidRequest(f"{registry!r} is not a registry name")
+        if named is not None and named != registry:
+            raise InvalidRequest(f"the URL names registry {named!r} but registry={registry!r} was given")
+        return root, registry
+    return root, named
+
+
+def registry_base(root: str, registry: str | None) -> str:
+    """Where a registry's API is: under `/registries/<name>`, or the root for the default."""
+    return f"{root}/registries/{quote(registry, safe='')}" if registry is not None else root
 
 
 def ssl_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:

@@ -24,12 +24,20 @@ from modelreg.client._errors import InvalidRequest
 __all__ = [
     "ArtifactState",
     "FileEntry",
+    "Grant",
+    "HistoryEvent",
+    "Identity",
+    "IssuedToken",
     "Manifest",
     "MetadataValue",
     "ModelArtifact",
     "ModelVersion",
     "RegisteredModel",
+    "Registry",
+    "Role",
     "State",
+    "SubjectKind",
+    "Token",
     "TransferProgress",
 ]
 
@@ -38,6 +46,8 @@ State = Literal["LIVE", "ARCHIVED"]
 ArtifactState = Literal[
     "UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE"
 ]
+Role = Literal["viewer", "editor", "owner"]
+SubjectKind = Literal["user", "group", "serviceaccount"]
 _INT_MIN, _INT_MAX = -999_999_999, 999_999_999  # what MetadataIntValue's pattern admits
 
 
@@ -105,6 +115,78 @@ class Manifest(_Result):
     uri: str | None = None
     total_size: int
     files: list[FileEntry]
+
+
+class Registry(_Result):
+    """A registry of the server: its name, and where its data lives.
+
+    `role` is the caller's role in it, when listed by `Client.list_registries()`.
+    """
+
+    name: str
+    description: str | None = None
+    database: str  # where its data lives, password hidden
+    managed: bool  # the server made its database (and can drop it)
+    has_tls_ca: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    role: Role | None = None
+
+
+class Grant(_Result):
+    """A role a user, group or service account holds in a registry."""
+
+    registry: str
+    subject_kind: SubjectKind
+    subject: str
+    role: Role
+    created_at: datetime
+    created_by: str | None = None
+
+
+class Token(_Result):
+    """An API token, as listed: never its secret."""
+
+    id: str
+    user: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    created_by: str | None = None
+    active: bool
+
+
+class IssuedToken(Token):
+    """A token just issued: `secret` is what to send as `Bearer`, shown this once only."""
+
+    secret: str = Field(repr=False)
+
+
+class Identity(_Result):
+    """Who the server takes the caller for."""
+
+    name: str
+    kind: str  # "user", "serviceaccount" or "anonymous"
+    groups: list[str] = Field(default_factory=list)
+    admin: bool = False
+    authenticated_by: str  # "token", "oidc", "proxy", "single-user" or "none"
+
+
+class HistoryEvent(_Result):
+    """One change: who made it, when, to what, and each changed field before and after."""
+
+    id: str
+    time: datetime
+    registry: str  # "" for server-level events (registries, tokens, users, groups)
+    actor: str
+    action: str  # create, update, archive, restore, delete, grant, revoke, issue, ...
+    entity_type: str  # registered_model, model_version, artifact, grant, token, ...
+    entity_id: str | None = None
+    entity_name: str | None = None
+    changes: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,4 +360,79 @@ def manifest_from_wire(data: Mapping[str, Any]) -> Manifest:
         uri=data.get("uri"),
         total_size=int(total) if total is not None else sum(f.size for f in files),
         files=files,
+    )
+
+
+def _maybe_time(ms: str | None) -> datetime | None:
+    return _time(ms) if ms else None
+
+
+def registry_from_wire(data: Mapping[str, Any]) -> Registry:
+    return Registry(
+        name=data["name"],
+        description=data.get("description"),
+        database=data.get("database") or "",
+        managed=bool(data.get("managed")),
+        has_tls_ca=bool(data.get("tlsCa")),
+        created_at=_maybe_time(data.get("createTimeSinceEpoch")),
+        updated_at=_maybe_time(data.get("lastUpdateTimeSinceEpoch")),
+        role=data.get("role"),
+    )
+
+
+def grant_from_wire(data: Mapping[str, Any]) -> Grant:
+    return Grant(
+        registry=data["registry"],
+        subject_kind=data["subjectKind"],
+        subject=data["subject"],
+        role=data["role"],
+        created_at=_time(data.get("createTimeSinceEpoch")),
+        created_by=data.get("createdBy"),
+    )
+
+
+def _token_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(data["id"]),
+        "user": data["user"],
+        "name": data.get("name") or "",
+        "created_at": _time(data.get("createTimeSinceEpoch")),
+        "expires_at": _maybe_time(data.get("expireTimeSinceEpoch")),
+        "revoked_at": _maybe_time(data.get("revokeTimeSinceEpoch")),
+        "last_used_at": _maybe_time(data.get("lastUsedTimeSinceEpoch")),
+        "created_by": data.get("createdBy"),
+        "active": bool(data.get("active")),
+    }
+
+
+def token_from_wire(data: Mapping[str, Any]) -> Token:
+    return Token(**_token_fields(data))
+
+
+def issued_token_from_wire(data: Mapping[str, Any]) -> IssuedToken:
+    return IssuedToken(**_token_fields(data), secret=data["token"])
+
+
+def identity_from_wire(data: Mapping[str, Any]) -> Identity:
+    return Identity(
+        name=data["name"],
+        kind=data.get("kind") or "user",
+        groups=list(data.get("groups") or []),
+        admin=bool(data.get("admin")),
+        authenticated_by=data.get("authenticatedBy") or "none",
+    )
+
+
+def event_from_wire(data: Mapping[str, Any]) -> HistoryEvent:
+    return HistoryEvent(
+        id=str(data["id"]),
+        time=_time(data.get("time")),
+        registry=data.get("registry") or "",
+        actor=data.get("actor") or "",
+        action=data.get("action") or "",
+        entity_type=data.get("entityType") or "",
+        entity_id=data.get("entityId"),
+        entity_name=data.get("entityName"),
+        changes=dict(data.get("changes") or {}),
+        request_id=data.get("requestId"),
     )

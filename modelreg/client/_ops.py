@@ -8,38 +8,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from modelreg.client._effects import Call, FetchFile, Op, Present, Scan, SendFile, Tracker
 from modelreg.client._errors import Conflict, InvalidRequest, ModelregError, NotFound
 from modelreg.client._files import file_url_path, local_source, safe_destination
 from modelreg.client._models import (
     FileEntry,
+    Grant,
+    HistoryEvent,
+    Identity,
+    IssuedToken,
     Manifest,
     MetadataValue,
     ModelArtifact,
     ModelVersion,
     RegisteredModel,
+    Registry,
+    Token,
     TransferProgress,
     artifact_from_wire,
+    event_from_wire,
+    grant_from_wire,
+    identity_from_wire,
+    issued_token_from_wire,
     manifest_from_wire,
     merge_properties,
     model_from_wire,
+    registry_from_wire,
+    token_from_wire,
     version_from_wire,
 )
 from modelreg.client._uri import SCHEME, RegistryURI, namespace_host
 
 KF = "/api/model_registry/v1"
 STORE = "/api/modelreg/v1"
+ADMIN = "/api/admin/v1"
 ORDER_FIELDS = ("ID", "CREATE_TIME", "LAST_UPDATE_TIME", "NAME")
 MODEL_ARTIFACT = "model-artifact"
+
+SUBJECT_KINDS = ("user", "group", "serviceaccount")
+ROLES = ("viewer", "editor", "owner")
 
 T = TypeVar("T")
 ModelRef = str | RegisteredModel
 VersionRef = str | ModelVersion
 Progress = Callable[[TransferProgress], None] | None
+When = datetime | int | str | None  # a datetime, epoch milliseconds, or ISO 8601 text
 
 
 def _is_id(value: str) -> bool:
@@ -147,6 +165,7 @@ class Listing(Generic[T]):
     params: Mapping[str, str]
     convert: Callable[[Mapping[str, Any]], T]
     limit: int | None = None
+    root: bool = False  # the collection is the server's (see `Call.root`)
 
 
 def _fixed(path: str) -> Callable[[], Op[str]]:
@@ -193,9 +212,11 @@ def list_versions(
     return Listing(locate, params, version_from_wire, limit)
 
 
-def page(path: str, params: Mapping[str, str], token: str) -> Op[tuple[list[dict[str, Any]], str]]:
+def page(
+    path: str, params: Mapping[str, str], token: str, root: bool = False
+) -> Op[tuple[list[dict[str, Any]], str]]:
     query = {**params, "nextPageToken": token} if token else dict(params)
-    body = yield Call("GET", path, query)
+    body = yield Call("GET", path, query, root=root)
     return list(body.get("items") or []), str(body.get("nextPageToken") or "")
 
 
@@ -561,3 +582,224 @@ def _stored_manifest(mv: Mapping[str, Any], base: str | None, *, require_live: b
     where = next((a.get("uri") for a in artifacts if a.get("uri")), None)
     hint = f"; its model artifact points at {where}" if where else ""
     raise NotFound(f"version {mv['name']!r} has no files stored in the registry{hint}", status=404)
+
+
+# ---------------------------------------------------------------- administration
+# These are the server's, not a registry's: they go to its root URL (`Call.root`).
+
+
+def _segment(value: str, what: str) -> str:
+    """One path segment, escaped; empty and `/`-holding values are refused."""
+    if not value or "/" in value:
+        raise InvalidRequest(f"{value!r} is not a {what}")
+    return quote(value, safe="")
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    return list((body or {}).get("items") or [])
+
+
+def whoami() -> Op[Identity]:
+    return identity_from_wire((yield Call("GET", f"{STORE}/whoami", root=True)))
+
+
+def list_registries() -> Op[list[Registry]]:
+    body = yield Call("GET", f"{STORE}/registries", root=True)
+    return [registry_from_wire(r) for r in _items(body)]
+
+
+def admin_registries() -> Op[list[Registry]]:
+    body = yield Call("GET", f"{ADMIN}/registries", root=True)
+    return [registry_from_wire(r) for r in _items(body)]
+
+
+def _registry_body(
+    description: str | None, database_url: str | None, tls_ca: str | None
+) -> dict[str, str]:
+    fields = {"description": description, "databaseUrl": database_url, "tlsCa": tls_ca}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def create_registry(
+    name: str, description: str | None, database_url: str | None, tls_ca: str | None
+) -> Op[Registry]:
+    _segment(name, "registry name")
+    body = {"name": name, **_registry_body(description, database_url, tls_ca)}
+    return registry_from_wire((yield Call("POST", f"{ADMIN}/registries", json=body, root=True)))
+
+
+def get_registry(name: str) -> Op[Registry]:
+    path = f"{ADMIN}/registries/{_segment(name, 'registry name')}"
+    return registry_from_wire((yield Call("GET", path, root=True)))
+
+
+def update_registry(
+    name: str, description: str | None, database_url: str | None, tls_ca: str | None
+) -> Op[Registry]:
+    path = f"{ADMIN}/registries/{_segment(name, 'registry name')}"
+    body = _registry_body(description, database_url, tls_ca)
+    return registry_from_wire((yield Call("PATCH", path, json=body, root=True)))
+
+
+def delete_registry(name: str, confirm: str, purge: bool) -> Op[str]:
+    """Delete a registry; the server's one-line account of what became of its data."""
+    path = f"{ADMIN}/registries/{_segment(name, 'registry name')}"
+    params = {"confirm": confirm, "purge": "true" if purge else "false"}
+    body = yield Call("DELETE", path, params, root=True)
+    return str((body or {}).get("message") or f"registry {name!r} deleted")
+
+
+def _grant_path(registry: str, kind: str | None = None, subject: str | None = None) -> str:
+    path = f"{ADMIN}/registries/{_segment(registry, 'registry name')}/grants"
+    if kind is None:
+        return path
+    if kind not in SUBJECT_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(SUBJECT_KINDS)}, got {kind!r}")
+    return f"{path}/{kind}/{_segment(subject or '', kind)}"
+
+
+def list_grants(registry: str) -> Op[list[Grant]]:
+    body = yield Call("GET", _grant_path(registry), root=True)
+    return [grant_from_wire(g) for g in _items(body)]
+
+
+def grant(registry: str, subject: str, role: str, kind: str) -> Op[Grant]:
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    body = yield Call("PUT", _grant_path(registry, kind, subject), json={"role": role}, root=True)
+    return grant_from_wire(body)
+
+
+def revoke_grant(registry: str, subject: str, kind: str) -> Op[None]:
+    yield Call("DELETE", _grant_path(registry, kind, subject), root=True)
+
+
+def _seconds(expires_in: float | timedelta | None) -> int | None:
+    if expires_in is None:
+        return None
+    seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else float(expires_in)
+    if seconds < 1:
+        raise InvalidRequest(f"expires_in must be at least one second, got {expires_in!r}")
+    return int(seconds)
+
+
+def create_token(user: str, name: str | None, expires_in: float | timedelta | None) -> Op[IssuedToken]:
+    if not user:
+        raise InvalidRequest("a token needs a user")
+    body: dict[str, Any] = {"user": user}
+    if name is not None:
+        body["name"] = name
+    seconds = _seconds(expires_in)
+    if seconds is not None:
+        body["expiresInSeconds"] = seconds
+    return issued_token_from_wire((yield Call("POST", f"{ADMIN}/tokens", json=body, root=True)))
+
+
+def list_tokens(user: str | None) -> Op[list[Token]]:
+    body = yield Call("GET", f"{ADMIN}/tokens", {"user": user} if user else None, root=True)
+    return [token_from_wire(t) for t in _items(body)]
+
+
+def revoke_token(token_id: str | int) -> Op[Token]:
+    path = f"{ADMIN}/tokens/{_segment(str(token_id), 'token id')}"
+    return token_from_wire((yield Call("DELETE", path, root=True)))
+
+
+# ---------------------------------------------------------------- history
+
+
+def _when(value: When, what: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return str(int(value.timestamp() * 1000))
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{what} must be a datetime, epoch milliseconds or ISO 8601 text")
+    return str(value)
+
+
+def _history_params(
+    filters: Mapping[str, str | None], oldest_first: bool, page_size: int, limit: int | None
+) -> dict[str, str]:
+    if page_size < 1:
+        raise InvalidRequest(f"page_size must be at least 1, got {page_size}")
+    if limit is not None and limit < 1:
+        raise InvalidRequest(f"limit must be at least 1, got {limit}")
+    params = {k: v for k, v in filters.items() if v is not None}
+    params["sortOrder"] = "ASC" if oldest_first else "DESC"
+    params["pageSize"] = str(min(page_size, limit) if limit else page_size)
+    return params
+
+
+def history(
+    model: ModelRef | None,
+    version: VersionRef | None,
+    *,
+    actor: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    since: When = None,
+    until: When = None,
+    oldest_first: bool = False,
+    page_size: int = 100,
+    limit: int | None = None,
+) -> Listing[HistoryEvent]:
+    """The registry's events (filtered), or one model's or one version's."""
+    if version is not None and model is None:
+        raise InvalidRequest("a version's history needs its model too")
+    filters = {
+        "actor": actor,
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "action": action,
+        "since": _when(since, "since"),
+        "until": _when(until, "until"),
+    }
+    params = _history_params(filters, oldest_first, page_size, limit)
+
+    def locate() -> Op[str]:
+        if model is None:
+            return f"{STORE}/history"
+        if version is None:
+            rm = yield from model_raw(model)
+            return f"{KF}/registered_models/{rm['id']}/history"
+        mv = yield from version_raw(model, version)
+        return f"{KF}/model_versions/{mv['id']}/history"
+
+    return Listing(locate, params, event_from_wire, limit)
+
+
+def server_history(
+    *,
+    registry: str | None = None,
+    actor: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    since: When = None,
+    until: When = None,
+    oldest_first: bool = False,
+    page_size: int = 100,
+    limit: int | None = None,
+) -> Listing[HistoryEvent]:
+    """The server's own events (registries, grants, tokens, users, groups, and the default
+    registry's changes); `registry` keeps one registry's ("" the server-level ones)."""
+    filters = {
+        "registry": registry,
+        "actor": actor,
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "action": action,
+        "since": _when(since, "since"),
+        "until": _when(until, "until"),
+    }
+    params = _history_params(filters, oldest_first, page_size, limit)
+    return Listing(_fixed(f"{ADMIN}/history"), params, event_from_wire, limit, root=True)
+
+
+def export(listing: Listing[Any]) -> Op[Call]:
+    """The request that streams a listing's every item as JSON lines (for history)."""
+    path = yield from listing.locate()
+    params = {k: v for k, v in listing.params.items() if k != "pageSize"}
+    return Call("GET", path, {**params, "format": "jsonl"}, root=listing.root)

@@ -3,9 +3,11 @@ its effects with httpx as they come."""
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
@@ -21,15 +23,23 @@ from modelreg.client._http import (
     decode,
     default_headers,
     normalize_base,
+    registry_base,
+    split_registry,
     ssl_verify,
     transport_error,
 )
 from modelreg.client._models import (
+    Grant,
+    HistoryEvent,
+    Identity,
+    IssuedToken,
     Manifest,
     MetadataValue,
     ModelArtifact,
     ModelVersion,
     RegisteredModel,
+    Registry,
+    Token,
 )
 
 T = TypeVar("T")
@@ -47,7 +57,7 @@ class Pager(Generic[T]):
         path = self._client._run(listing.locate())
         token, seen = "", 0
         while True:
-            items, token = self._client._run(_ops.page(path, listing.params, token))
+            items, token = self._client._run(_ops.page(path, listing.params, token, listing.root))
             for item in items:
                 yield listing.convert(item)
                 seen += 1
@@ -65,8 +75,11 @@ class Client:
     """A registry client: `Client("http://127.0.0.1:8080", token=...)`.
 
     `url` defaults to MODELREG_URL, else http://127.0.0.1:8080; `token` (sent as a Bearer
-    token) to MODELREG_TOKEN. `verify` is True, False, an SSLContext or the path of a CA
-    bundle; `transport` takes any httpx transport (a test's, say).
+    token) to MODELREG_TOKEN. `registry` picks one of the server's registries (or end the
+    URL in `/registries/<name>`); without it, the server's default registry. Models,
+    versions, files and history are the chosen registry's; administration (registries,
+    grants, tokens) and `whoami` are the server's. `verify` is True, False, an SSLContext
+    or the path of a CA bundle; `transport` takes any httpx transport (a test's, say).
     Methods take a model as a name, an id or a RegisteredModel, and a version as a
     name, an id, "latest" or a ModelVersion. Errors are `modelreg.client.ModelregError`s.
     """
@@ -76,12 +89,14 @@ class Client:
         url: str | None = None,
         token: str | None = None,
         *,
+        registry: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         verify: bool | str | ssl.SSLContext = True,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.url = normalize_base(url)
+        self.root, self.registry = split_registry(normalize_base(url), registry)
+        self.url = registry_base(self.root, self.registry)
         self._auth = auth_headers(token)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -105,6 +120,8 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
+        if self.registry:
+            return f"Client({self.root!r}, registry={self.registry!r})"
         return f"Client({self.url!r})"
 
     # ------------------------------------------------------------ models
@@ -296,6 +313,246 @@ class Client:
         artifact."""
         return self._run(_ops.resolve(uri, self.url))
 
+    # ------------------------------------------------------------ who, and which registries
+
+    def whoami(self) -> Identity:
+        """Who the server takes this client's token for."""
+        return self._run(_ops.whoami())
+
+    def list_registries(self) -> list[Registry]:
+        """The registries this caller may use, each with the caller's role."""
+        return self._run(_ops.list_registries())
+
+    def admin_registries(self) -> list[Registry]:
+        """Every registry of the server (server admins only)."""
+        return self._run(_ops.admin_registries())
+
+    def create_registry(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        database_url: str | None = None,
+        tls_ca: str | None = None,
+    ) -> Registry:
+        """Create a registry (server admins only). Its data goes to `database_url` (with
+        `tls_ca`, a PEM CA certificate, to check the server), else to a new database the
+        server makes on its own store."""
+        return self._run(_ops.create_registry(name, description, database_url, tls_ca))
+
+    def get_registry(self, name: str) -> Registry:
+        """One registry (server admins only)."""
+        return self._run(_ops.get_registry(name))
+
+    def update_registry(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        database_url: str | None = None,
+        tls_ca: str | None = None,
+    ) -> Registry:
+        """Change a registry's description or database (server admins only)."""
+        return self._run(_ops.update_registry(name, description, database_url, tls_ca))
+
+    def delete_registry(self, name: str, confirm: str, *, purge: bool = False) -> str:
+        """Delete a registry; `confirm` must be its name again. Its data is kept unless
+        `purge`. Returns the server's account of what became of the data."""
+        return self._run(_ops.delete_registry(name, confirm, purge))
+
+    # ------------------------------------------------------------ grants and tokens
+
+    def list_grants(self, registry: str) -> list[Grant]:
+        """Who holds which role in a registry (its owners and server admins)."""
+        return self._run(_ops.list_grants(registry))
+
+    def grant(self, registry: str, subject: str, role: str, *, kind: str = "user") -> Grant:
+        """Give a user (or `kind="group"` or `"serviceaccount"`) a role in a registry:
+        viewer, editor or owner. It replaces the subject's earlier role there."""
+        return self._run(_ops.grant(registry, subject, role, kind))
+
+    def revoke_grant(self, registry: str, subject: str, *, kind: str = "user") -> None:
+        """Take a subject's role in a registry away."""
+        self._run(_ops.revoke_grant(registry, subject, kind))
+
+    def create_token(
+        self, user: str, *, name: str | None = None, expires_in: float | timedelta | None = None
+    ) -> IssuedToken:
+        """Issue an API token for `user` (server admins only); `expires_in` in seconds or
+        a timedelta, else it never expires. Its `secret` is in this answer only."""
+        return self._run(_ops.create_token(user, name, expires_in))
+
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        """API tokens, all or `user`'s, without their secrets (server admins only)."""
+        return self._run(_ops.list_tokens(user))
+
+    def revoke_token(self, id: str | int) -> Token:
+        """Revoke an API token: it stops working at once."""
+        return self._run(_ops.revoke_token(id))
+
+    # ------------------------------------------------------------ history
+
+    def history(
+        self,
+        *,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[HistoryEvent]:
+        """The registry's changes, newest first, paged transparently. Filters: who
+        (`actor`), what (`entity_type` such as "registered_model", `entity_id`,
+        `action` such as "update"), and when (`since` inclusive, `until` exclusive: a
+        datetime, epoch milliseconds or ISO 8601 text)."""
+        return Pager(
+            self,
+            _ops.history(
+                None,
+                None,
+                actor=actor,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def model_history(
+        self,
+        model: str | RegisteredModel,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[HistoryEvent]:
+        """The changes of one registered model, newest first."""
+        return Pager(
+            self,
+            _ops.history(
+                model,
+                None,
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def version_history(
+        self,
+        model: str | RegisteredModel,
+        version: str | ModelVersion,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[HistoryEvent]:
+        """The changes of one model version, newest first."""
+        return Pager(
+            self,
+            _ops.history(
+                model,
+                version,
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def server_history(
+        self,
+        *,
+        registry: str | None = None,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Pager[HistoryEvent]:
+        """The server's own changes, newest first (server admins only): registries,
+        grants, tokens, users and groups, and the default registry's. `registry` keeps one
+        registry's (its grants; "" the server-level events); the other filters are
+        `history()`'s."""
+        return Pager(
+            self,
+            _ops.server_history(
+                registry=registry,
+                actor=actor,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action=action,
+                since=since,
+                until=until,
+                oldest_first=oldest_first,
+                page_size=page_size,
+                limit=limit,
+            ),
+        )
+
+    def export_history(
+        self,
+        *,
+        model: str | RegisteredModel | None = None,
+        version: str | ModelVersion | None = None,
+        server: bool = False,
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        since: _ops.When = None,
+        until: _ops.When = None,
+        oldest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[HistoryEvent]:
+        """Every matching event, streamed from the server's JSON-lines export as you
+        iterate (never a page in memory): the registry's, with `model` (and `version`)
+        one entity's, or with `server` the server's own (`server_history()`). The filters
+        are `history()`'s."""
+        filters: dict[str, Any] = {
+            "actor": actor,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "action": action,
+            "since": since,
+            "until": until,
+            "oldest_first": oldest_first,
+            "limit": limit,
+        }
+        if server and (model is not None or version is not None):
+            raise InvalidRequest("the server's history is not a model's: give server or model, not both")
+        listing = (
+            _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
+        )
+        return self._lines(self._run(_ops.export(listing)), listing)
+
     # ------------------------------------------------------------ the runner
 
     def _run(self, op: Op[T]) -> T:
@@ -326,11 +583,13 @@ class Client:
             return self._send(effect)
         return self._fetch(effect)
 
-    def _target(self, base: str | None) -> tuple[str, dict[str, str]]:
-        return (base, {}) if base is not None else (self.url, self._auth)
+    def _target(self, base: str | None, root: bool = False) -> tuple[str, dict[str, str]]:
+        if base is not None:
+            return base, {}
+        return (self.root if root else self.url), self._auth
 
     def _call(self, c: Call) -> Any:
-        base, auth = self._target(c.base)
+        base, auth = self._target(c.base, c.root)
         url = base + c.path
         try:
             r = self._http.request(
@@ -344,6 +603,25 @@ class Client:
         except httpx.TransportError as exc:
             raise transport_error(exc, base) from None
         return decode(r.status_code, r.content, url, c.with_status)
+
+    def _lines(self, c: Call, listing: _ops.Listing[T]) -> Iterator[T]:
+        """Stream a JSON-lines answer, one converted line at a time, up to the listing's limit."""
+        base, auth = self._target(c.base, c.root)
+        url = base + c.path
+        seen = 0
+        try:
+            with self._http.stream("GET", url, params=dict(c.params or {}), headers=auth) as r:
+                if r.status_code >= 400:
+                    raise error_from_response(r.status_code, r.read(), url)
+                for line in r.iter_lines():
+                    if not line.strip():
+                        continue
+                    yield listing.convert(json.loads(line))
+                    seen += 1
+                    if listing.limit is not None and seen >= listing.limit:
+                        return
+        except httpx.TransportError as exc:
+            raise transport_error(exc, base) from None
 
     def _send(self, s: SendFile) -> Any:
         url = self.url + s.path

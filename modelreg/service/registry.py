@@ -1,12 +1,17 @@
-"""Opening a registry's database: engine, schema migrations."""
+"""Opening a registry's database: engine, schema migrations; the first admin's token."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from modelreg.settings import Settings
 from modelreg.store import migrations
 from modelreg.store.engine import make_engine
 from modelreg.store.files import FileStore, LocalFileStore
 from modelreg.store.session import Database
+
+if TYPE_CHECKING:
+    from modelreg.service.tokens import TokenInfo
 
 
 def open_file_store(settings: Settings, below: str = "") -> FileStore:
@@ -51,3 +56,41 @@ def schema_revision(settings: Settings) -> tuple[str | None, str | None]:
         return migrations.current_revision(db.engine), migrations.head_revision()
     finally:
         db.dispose()
+
+
+def issue_token_locally(
+    settings: Settings, user: str, name: str | None, expires_in_s: int | None, by: str
+) -> tuple[TokenInfo, str]:
+    """Issue a token straight in the server's own database, as `by`, recorded in its history.
+
+    How the first admin gets a token before any exists: run on the server's machine, with
+    the server's settings. The database must already be the server's (migrated to this
+    modelreg's schema): a wrong data directory is refused rather than given a new database.
+    """
+    from modelreg.service import history, tokens
+    from modelreg.service.errors import InvalidArgument, Unavailable
+    from modelreg.service.registries import _first_line
+    from modelreg.service.transactions import transaction
+
+    if not settings.database_url and not (settings.data_dir / "modelreg.db").exists():
+        raise InvalidArgument(
+            f"there is no modelreg database in {settings.data_dir}; give the server's --data-dir "
+            "(or --database-url), or start the server once first"
+        )
+    try:
+        current, head = schema_revision(settings)
+    except Exception as exc:
+        raise Unavailable(f"cannot open the server's database: {_first_line(exc)}") from None
+    if current != head:
+        raise InvalidArgument(
+            f"the database's schema is at {current or 'nothing'}, this modelreg needs {head}: "
+            "run 'modelreg db upgrade' (or start the server) first"
+        )
+    db = open_database(settings)
+    try:
+        context = history.Context(actor=by, registry=history.SERVER, request_id=None)
+        with transaction(db, write=True, context=context) as session:
+            return tokens.issue_recorded(session, user, name, expires_in_s, by)
+    finally:
+        db.dispose()
+

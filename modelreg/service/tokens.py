@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, NotFound
 from modelreg.store.schema import api_tokens
 
 PREFIX = "mrg_"
+MAX_LIFETIME_S = 10 * 365 * 24 * 3600  # ten years
 _FORMAT = re.compile(r"^mrg_([1-9][0-9]{0,9})_([A-Za-z0-9_-]{20,100})$")
 
 
@@ -92,6 +94,34 @@ def issue(
     token_id = int(result.inserted_primary_key[0])
     info = get(session, token_id)
     return info, f"{PREFIX}{token_id}_{secret}"
+
+
+def issue_recorded(
+    session: Session, user: str, name: str | None, expires_in_s: int | None, by: str
+) -> tuple[TokenInfo, str]:
+    """Issue a token and record it in the history (never its secret).
+
+    The one way tokens come to be: the admin API and `modelreg admin tokens create --local`
+    (the first admin's token, minted on the server's machine) both call this.
+    """
+    if expires_in_s is not None and not 0 < expires_in_s <= MAX_LIFETIME_S:
+        raise InvalidArgument(
+            f"a token's lifetime must be from 1 second to {MAX_LIFETIME_S} seconds (ten years)"
+        )
+    info, secret = issue(session, user=user, name=name or "token", expires_in_s=expires_in_s, created_by=by)
+    history.record(
+        session,
+        "issue",
+        "token",
+        str(info.id),
+        info.name,
+        {
+            "user": {"before": None, "after": info.user},
+            "expireTimeSinceEpoch": {"before": None, "after": info.expire_time},
+        },
+        registry=history.SERVER,
+    )
+    return info, secret
 
 
 def get(session: Session, token_id: int) -> TokenInfo:

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`modelreg serve` on a free port and a fresh data directory, for the whole session."""
-    data_dir = tmp_path_factory.mktemp("serve-data")
+@contextmanager
+def serving(data_dir: Path, **extra_env: str) -> Iterator[str]:
+    """`modelreg serve` on a free port and `data_dir`, until the block ends; its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
@@ -43,12 +43,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "MODELREG_ACCESS_LOG": "false"},
+        env={**os.environ, "MODELREG_ACCESS_LOG": "false", **extra_env},
     )
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{url}/api/model_registry/v1/registered_models", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/readyz/health", timeout=1).status_code == 200:
                 break
         except httpx.TransportError:
             pass
@@ -65,6 +65,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`modelreg serve` on a free port and a fresh data directory, for the whole session."""
+    with serving(tmp_path_factory.mktemp("serve-data")) as url:
+        yield url
 
 
 @dataclass

@@ -31,6 +31,10 @@ def test_the_command_tree_is_complete() -> None:
         "models list", "models show", "models register", "models update", "models archive",
         "models restore", "models delete", "versions list", "versions show", "versions update",
         "versions archive", "versions restore", "versions delete", "push", "pull", "resolve",
+        "admin registries create", "admin registries list", "admin registries show",
+        "admin registries update", "admin registries delete", "admin grants list", "admin grants add",
+        "admin grants remove", "admin tokens create", "admin tokens list", "admin tokens revoke",
+        "whoami", "history",
     ):  # fmt: skip
         assert expected in leaves
 

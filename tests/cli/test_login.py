@@ -36,8 +36,8 @@ def test_several_profiles_one_active(cli: CLI, server: str, name: str) -> None:
     assert cli("login", dead, "--profile", "dead", "--no-verify", MODELREG_URL=None).exit_code == 0
     listed = cli("profiles", "list", "--output", "json").json()
     assert listed == [
-        {"name": "dead", "url": dead, "active": True, "token": False},
-        {"name": "local", "url": server, "active": False, "token": False},
+        {"name": "dead", "url": dead, "registry": None, "active": True, "token": False},
+        {"name": "local", "url": server, "registry": None, "active": False, "token": False},
     ]
     assert "local" in cli("profiles", "list").stdout
     # The active profile is dead; --profile picks another; MODELREG_URL overrides the active one.
