@@ -387,7 +387,9 @@ def _issue_locally(
     from modelreg.service.registry import issue_token_locally
     from modelreg.settings import Settings
 
-    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None}
+    overrides = {
+        k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None
+    }
     settings = Settings().model_copy(update=overrides)
     try:
         login = getpass.getuser()
@@ -498,7 +500,10 @@ def whoami(ctx: typer.Context, output: OutputOption = Output.table) -> None:
         registries = client.list_registries()
     if output is not Output.table:
         emit_data(
-            {**me.model_dump(mode="json"), "registries": [{"name": r.name, "role": r.role} for r in registries]},
+            {
+                **me.model_dump(mode="json"),
+                "registries": [{"name": r.name, "role": r.role} for r in registries],
+            },
             output,
         )
         return

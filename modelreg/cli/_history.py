@@ -43,7 +43,9 @@ def _value(value: Any) -> str:
 
 
 def _changes(changes: dict[str, Any]) -> str:
-    return "; ".join(f"{k}: {_value(v.get('before'))} -> {_value(v.get('after'))}" for k, v in changes.items())
+    return "; ".join(
+        f"{k}: {_value(v.get('before'))} -> {_value(v.get('after'))}" for k, v in changes.items()
+    )
 
 
 def _table(events: list[HistoryEvent]) -> None:
@@ -84,11 +86,15 @@ def history(
     ] = None,
     action: Annotated[
         str | None,
-        typer.Option("--action", help="Only this kind of change: create, update, archive, restore, delete, ..."),
+        typer.Option(
+            "--action", help="Only this kind of change: create, update, archive, restore, delete, ..."
+        ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="From this time: ISO 8601 (2025-01-31T12:00), epoch ms, or 7d / 2h ago."),
+        typer.Option(
+            "--since", help="From this time: ISO 8601 (2025-01-31T12:00), epoch ms, or 7d / 2h ago."
+        ),
     ] = None,
     until: Annotated[
         str | None, typer.Option("--until", help="Before this time (same forms as --since).")
@@ -101,7 +107,9 @@ def history(
             "users and groups, and the default registry's changes.",
         ),
     ] = False,
-    oldest_first: Annotated[bool, typer.Option("--oldest-first", help="Oldest first (default: newest).")] = False,
+    oldest_first: Annotated[
+        bool, typer.Option("--oldest-first", help="Oldest first (default: newest).")
+    ] = False,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, help=f"Show at most this many (default {SHOWN}; jsonl: all)."),

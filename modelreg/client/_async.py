@@ -485,9 +485,7 @@ class AsyncClient:
         }
         if server and (model is not None or version is not None):
             raise InvalidRequest("the server's history is not a model's: give server or model, not both")
-        listing = (
-            _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
-        )
+        listing = _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
         call = await self._run(_ops.export(listing))
         base, auth = self._target(call.base, call.root)
         url = base + call.path

@@ -613,9 +613,7 @@ def admin_registries() -> Op[list[Registry]]:
     return [registry_from_wire(r) for r in _items(body)]
 
 
-def _registry_body(
-    description: str | None, database_url: str | None, tls_ca: str | None
-) -> dict[str, str]:
+def _registry_body(description: str | None, database_url: str | None, tls_ca: str | None) -> dict[str, str]:
     fields = {"description": description, "databaseUrl": database_url, "tlsCa": tls_ca}
     return {k: v for k, v in fields.items() if v is not None}
 

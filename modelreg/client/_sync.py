@@ -548,9 +548,7 @@ class Client:
         }
         if server and (model is not None or version is not None):
             raise InvalidRequest("the server's history is not a model's: give server or model, not both")
-        listing = (
-            _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
-        )
+        listing = _ops.server_history(**filters) if server else _ops.history(model, version, **filters)
         return self._lines(self._run(_ops.export(listing)), listing)
 
     # ------------------------------------------------------------ the runner

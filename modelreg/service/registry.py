@@ -93,4 +93,3 @@ def issue_token_locally(
             return tokens.issue_recorded(session, user, name, expires_in_s, by)
     finally:
         db.dispose()
-

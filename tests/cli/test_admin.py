@@ -84,7 +84,9 @@ def test_the_bootstrap_token_makes_an_admin(as_admin: CLI, guarded: Guarded) -> 
     assert re.search(r"server admin +yes", as_admin("whoami").stdout)
     # As a table, the secret is on stdout once, and the warning on stderr; the bootstrap
     # works while the server runs, as often as needed.
-    shown = as_admin("admin", "tokens", "create", "--user", ADMIN, "--local", "--data-dir", str(guarded.data_dir))
+    shown = as_admin(
+        "admin", "tokens", "create", "--user", ADMIN, "--local", "--data-dir", str(guarded.data_dir)
+    )
     assert shown.exit_code == 0 and "only time the token is shown" in shown.stderr
     secret = shown.stdout.strip().splitlines()[-1]
     assert secret.startswith("mrg_") and shown.stdout.count(secret) == 1
@@ -102,7 +104,9 @@ def test_bootstrap_refuses_a_directory_without_the_servers_database(as_admin: CL
     assert r.error_lines[0].startswith(f"error: there is no modelreg database in {empty}")
     assert not empty.exists()
     mixed = as_admin("admin", "tokens", "create", "--user", ADMIN, "--data-dir", str(empty))
-    assert mixed.exit_code == 2 and mixed.error_lines == ["error: --data-dir and --database-url go with --local"]
+    assert mixed.exit_code == 2 and mixed.error_lines == [
+        "error: --data-dir and --database-url go with --local"
+    ]
 
 
 def test_create_grant_mint_and_use_with_registry(as_admin: CLI, guarded: Guarded, config_dir: Path) -> None:
@@ -117,7 +121,9 @@ def test_create_grant_mint_and_use_with_registry(as_admin: CLI, guarded: Guarded
     assert other.exit_code == 1 and other.error_lines == ["error: registry 'default' not found"]
     me = as_admin("whoami", "--output", "yaml", **ana)
     assert "name: ana" in me.stdout and f"- name: {name}\n  role: editor" in me.stdout
-    assert [r["name"] for r in as_admin("admin", "registries", "list", "--output", "json", **ana).json()] == [name]
+    assert [r["name"] for r in as_admin("admin", "registries", "list", "--output", "json", **ana).json()] == [
+        name
+    ]
     # An editor manages neither grants nor tokens.
     denied = as_admin("admin", "grants", "list", name, **ana)
     assert denied.exit_code == 4 and len(denied.error_lines) == 1
@@ -137,7 +143,9 @@ def test_registries_show_update_list(as_admin: CLI) -> None:
     name = unique("team")
     created = as_admin("admin", "registries", "create", name, "--output", "json")
     assert created.exit_code == 0 and created.json()["managed"] is True
-    updated = as_admin("admin", "registries", "update", name, "--description", "new words", "--output", "yaml")
+    updated = as_admin(
+        "admin", "registries", "update", name, "--description", "new words", "--output", "yaml"
+    )
     assert "description: new words" in updated.stdout
     shown = as_admin("admin", "registries", "show", name)
     assert "new words" in shown.stdout and "made by the server" in shown.stdout
@@ -152,7 +160,9 @@ def test_grants_list_add_remove(as_admin: CLI) -> None:
     name, _ = make_team(as_admin, "bo", "viewer")
     assert as_admin("admin", "grants", "add", name, "--group", "ds", "--role", "viewer").exit_code == 0
     sa = "system:serviceaccount:ml:kserve"
-    assert as_admin("admin", "grants", "add", name, "--service-account", sa, "--role", "viewer").exit_code == 0
+    assert (
+        as_admin("admin", "grants", "add", name, "--service-account", sa, "--role", "viewer").exit_code == 0
+    )
     assert as_admin("admin", "grants", "add", name, "--user", "bo", "--role", "owner").exit_code == 0
     grants = as_admin("admin", "grants", "list", name, "--output", "json").json()
     assert {(g["subject_kind"], g["subject"], g["role"]) for g in grants} == {
@@ -162,16 +172,23 @@ def test_grants_list_add_remove(as_admin: CLI) -> None:
     removed = as_admin("admin", "grants", "remove", name, "--group", "ds", "--output", "json")
     assert removed.json() == {"registry": name, "subjectKind": "group", "subject": "ds", "removed": True}
     again = as_admin("admin", "grants", "remove", name, "--group", "ds")
-    assert again.exit_code == 1 and again.error_lines == [f"error: group 'ds' holds no role in registry '{name}'"]
+    assert again.exit_code == 1 and again.error_lines == [
+        f"error: group 'ds' holds no role in registry '{name}'"
+    ]
     both = as_admin("admin", "grants", "add", name, "--user", "a", "--group", "b", "--role", "viewer")
-    assert both.exit_code == 2 and both.error_lines == ["error: give exactly one of --user, --group or --service-account"]
+    assert both.exit_code == 2 and both.error_lines == [
+        "error: give exactly one of --user, --group or --service-account"
+    ]
     assert as_admin("admin", "grants", "add", name, "--user", "a", "--role", "god").exit_code == 2
 
 
 def test_history_lists_and_exports(as_admin: CLI, guarded: Guarded) -> None:
     name, secret = make_team(as_admin, "cy")
     cy = {"MODELREG_URL": guarded.url, "MODELREG_TOKEN": secret, "MODELREG_REGISTRY": name}
-    assert as_admin("models", "register", "churn", "--version", "1.0.0", "--uri", "s3://m/1", **cy).exit_code == 0
+    assert (
+        as_admin("models", "register", "churn", "--version", "1.0.0", "--uri", "s3://m/1", **cy).exit_code
+        == 0
+    )
     assert as_admin("models", "update", "churn", "--description", "better", **cy).exit_code == 0
     assert as_admin("versions", "archive", "churn", "1.0.0", **cy).exit_code == 0
 
@@ -241,7 +258,9 @@ def test_delete_a_registry_with_and_without_confirmation(as_admin: CLI, guarded:
     assert f"its data is kept in sqlite:///{data}" in aborted.stderr
     wrong = as_admin("admin", "registries", "delete", name, input="not-it\n")
     assert wrong.exit_code == 1
-    assert wrong.error_lines[-1].endswith(f"error: to delete registry '{name}', confirm with its name, exactly")
+    assert wrong.error_lines[-1].endswith(
+        f"error: to delete registry '{name}', confirm with its name, exactly"
+    )
     mismatch = as_admin("admin", "registries", "delete", name, "--confirm", "x")
     assert mismatch.exit_code == 1
     assert mismatch.error_lines[-1] == f"error: to delete registry '{name}', confirm with its name, exactly"
@@ -254,7 +273,9 @@ def test_delete_a_registry_with_and_without_confirmation(as_admin: CLI, guarded:
     assert as_admin("admin", "registries", "show", name).exit_code == 1
     # --confirm asks nothing; --purge removes the data.
     purged, _ = make_team(as_admin, "eve")
-    gone = as_admin("admin", "registries", "delete", purged, "--confirm", purged, "--purge", "--output", "json")
+    gone = as_admin(
+        "admin", "registries", "delete", purged, "--confirm", purged, "--purge", "--output", "json"
+    )
     assert gone.exit_code == 0, gone.stderr
     assert "will be removed for good" in gone.stderr
     assert gone.json() == {

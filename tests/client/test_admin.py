@@ -41,7 +41,18 @@ def bootstrap_token(data_dir: Path, user: str = ADMIN) -> str:
     """The first admin token, as an operator makes it: the CLI on the server's database."""
     r = CliRunner().invoke(
         cli_app,
-        ["admin", "tokens", "create", "--user", user, "--local", "--data-dir", str(data_dir), "--output", "json"],
+        [
+            "admin",
+            "tokens",
+            "create",
+            "--user",
+            user,
+            "--local",
+            "--data-dir",
+            str(data_dir),
+            "--output",
+            "json",
+        ],
         env={"MODELREG_DATABASE_URL": None, "MODELREG_DATA_DIR": None},
         catch_exceptions=False,
     )
@@ -196,7 +207,10 @@ def test_history_pages_filters_and_exports(guarded: Guarded) -> None:
         model = list(cy.model_history("churn"))
         assert [e.action for e in model] == ["update"] * 3 + ["create"]
         assert model[0].changes == {"description": {"before": "v2", "after": "v3"}}
-        assert [e.action for e in cy.model_history("churn", oldest_first=True, limit=2)] == ["create", "update"]
+        assert [e.action for e in cy.model_history("churn", oldest_first=True, limit=2)] == [
+            "create",
+            "update",
+        ]
         version = list(cy.version_history("churn", "1.0.0"))
         assert [e.action for e in version] == ["archive", "create"]
         assert version[0].changes["state"] == {"before": "LIVE", "after": "ARCHIVED"}
