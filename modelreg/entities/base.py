@@ -85,9 +85,13 @@ class View:
     kind: str  # names its path parameter, e.g. "model_artifact"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EntitySpec:
-    """Everything the generic machinery needs to know about one kind of entity."""
+    """Everything the generic machinery needs to know about one kind of entity.
+
+    Each is declared once, so it is compared and hashed by identity: the caches keyed on a
+    spec (wire layouts, request models) no longer hash every field of it on each lookup.
+    """
 
     kind: str  # "registered_model"
     schema: str  # wire schema name, "RegisteredModel"

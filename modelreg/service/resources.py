@@ -19,7 +19,7 @@ from modelreg.entities.values import CustomProperties
 from modelreg.service import history, rules
 from modelreg.service.errors import AlreadyExists, InvalidArgument, MissingField, NotFound
 from modelreg.store.filter_parser import FilterSyntaxError
-from modelreg.store.filtering import FilterError, compile_filter
+from modelreg.store.filtering import FilterError, compile_filter, many_rows
 from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository, UniqueViolation
 from modelreg.store.schema import TABLES
 
@@ -49,14 +49,14 @@ def parent_spec_of(session: Session, spec: EntitySpec, parent_id: int) -> Entity
     assert spec.parent is not None
     for kind in spec.parent.kinds:
         pspec = BY_KIND[kind]
-        if Repository(session, pspec).exists(TABLES[kind].c.id == parent_id):
+        if Repository(session, pspec).has_id(parent_id):
             return pspec
     labels = " or ".join(BY_KIND[k].label for k in spec.parent.kinds)
     raise NotFound(f"{labels} with id {parent_id} not found")
 
 
 def require_exists(session: Session, kind: str, id_: int) -> None:
-    if not Repository(session, BY_KIND[kind]).exists(TABLES[kind].c.id == id_):
+    if not Repository(session, BY_KIND[kind]).has_id(id_):
         raise _not_found(BY_KIND[kind], id_)
 
 
@@ -107,8 +107,11 @@ def list_page(
     if variant is not None:
         conds.append(t.c.type == variant)
     if filter_query:
+        dialect = session.get_bind().dialect.name
         try:
-            conds.append(compile_filter(spec, filter_query, variant))
+            conds.append(
+                compile_filter(spec, filter_query, variant, dialect=dialect, estimate=many_rows(session))
+            )
         except (FilterSyntaxError, FilterError) as exc:
             raise InvalidArgument(str(exc)) from None
     try:

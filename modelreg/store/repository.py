@@ -13,13 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
-from modelreg.store.schema import TABLES, custom_properties, resource_ids
+from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, resource_ids
 
 ORDER_COLUMNS = {
     "ID": "id",
@@ -28,6 +28,32 @@ ORDER_COLUMNS = {
     "NAME": "name",
 }
 MAX_TOKEN_LENGTH = 1024
+
+# What every request runs, built once: building and hashing a statement cost several times
+# what SQLite took to run it.
+_BY_ID = {kind: select(t).where(t.c.id == bindparam("id")) for kind, t in TABLES.items()}
+_HAS_ID = {kind: select(exists().where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
+_cp = custom_properties.c
+_PROPERTIES = (
+    select(
+        _cp.resource_id,
+        _cp.name,
+        _cp.value_type,
+        _cp.string_value,
+        _cp.int_value,
+        _cp.double_value,
+        _cp.bool_value,
+        _cp.proto_type,
+    )
+    .where(_cp.resource_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_cp.resource_id, _cp.name)
+)
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """Rows as dicts by column name: zipping is several times quicker than dict(RowMapping)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 class UniqueViolation(Exception):
@@ -102,9 +128,11 @@ def _property_row(resource_id: int, name: str, v: PropertyValue) -> dict[str, An
         "double_value": None,
         "bool_value": None,
         "proto_type": v.proto_type,
+        "string_prefix": None,
     }
     if v.type in ("string", "struct", "proto"):
         row["string_value"] = v.value
+        row["string_prefix"] = str(v.value)[:STRING_PREFIX]
     elif v.type == "int":
         row["int_value"] = v.value
     elif v.type == "double":
@@ -114,15 +142,14 @@ def _property_row(resource_id: int, name: str, v: PropertyValue) -> dict[str, An
     return row
 
 
-def _property_value(row: Any) -> PropertyValue:
-    t = row.value_type
+def _property_value(t: Any, text: Any, int_: Any, double: Any, bool_: Any, proto: Any) -> PropertyValue:
     if t == "int":
-        return PropertyValue("int", int(row.int_value))
+        return PropertyValue("int", int(int_))
     if t == "double":
-        return PropertyValue("double", float(row.double_value))
+        return PropertyValue("double", float(double))
     if t == "bool":
-        return PropertyValue("bool", bool(row.bool_value))
-    return PropertyValue(t, row.string_value or "", row.proto_type)
+        return PropertyValue("bool", bool(bool_))
+    return PropertyValue(t, text or "", proto)
 
 
 class Repository:
@@ -136,17 +163,16 @@ class Repository:
     # reads
 
     def get(self, id_: int) -> Record | None:
-        row = self.session.execute(select(self.table).where(self.table.c.id == id_)).mappings().first()
-        if row is None:
+        rows = _dicts(self.session.execute(_BY_ID[self.spec.kind], {"id": id_}))
+        if not rows:
             return None
-        return self._with_properties([dict(row)])[0]
+        return self._with_properties(rows)[0]
 
     def select_where(self, *conds: ColumnElement[bool], limit: int | None = None) -> list[Record]:
         stmt = select(self.table).where(*conds).order_by(self.table.c.id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        rows = [dict(r) for r in self.session.execute(stmt).mappings()]
-        return self._with_properties(rows)
+        return self._with_properties(_dicts(self.session.execute(stmt)))
 
     def ids_where(self, *conds: ColumnElement[bool]) -> list[int]:
         stmt = select(self.table.c.id).where(*conds)
@@ -154,6 +180,9 @@ class Repository:
 
     def exists(self, *conds: ColumnElement[bool]) -> bool:
         return bool(self.session.execute(select(exists().where(*conds))).scalar())
+
+    def has_id(self, id_: int) -> bool:
+        return bool(self.session.execute(_HAS_ID[self.spec.kind], {"id": id_}).scalar())
 
     def page(self, conds: Sequence[ColumnElement[bool]], req: PageRequest) -> tuple[list[Record], str]:
         """One page in (sort column, id) order, and the token for the next ('' if last)."""
@@ -174,7 +203,7 @@ class Repository:
         stmt = select(t).where(*where).order_by(*order)
         if req.size is not None:
             stmt = stmt.limit(req.size + 1)
-        rows = [dict(r) for r in self.session.execute(stmt).mappings()]
+        rows = _dicts(self.session.execute(stmt))
         token = ""
         if req.size is not None and len(rows) > req.size:
             rows = rows[: req.size]
@@ -189,14 +218,12 @@ class Repository:
         return [Record(r, props.get(r["id"], {})) for r in rows]
 
     def load_properties(self, ids: Iterable[int]) -> dict[int, CustomProperties]:
-        cp = custom_properties
         out: dict[int, CustomProperties] = {}
         id_list = list(ids)
         for start in range(0, len(id_list), 1000):
             chunk = id_list[start : start + 1000]
-            stmt = select(cp).where(cp.c.resource_id.in_(chunk)).order_by(cp.c.resource_id, cp.c.name)
-            for row in self.session.execute(stmt):
-                out.setdefault(row.resource_id, {})[row.name] = _property_value(row)
+            for rid, name, *value in self.session.execute(_PROPERTIES, {"ids": chunk}).all():
+                out.setdefault(rid, {})[name] = _property_value(*value)
         return out
 
     # writes

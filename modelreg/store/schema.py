@@ -28,6 +28,9 @@ from sqlalchemy.types import TypeEngine
 from modelreg.entities import ENTITIES, EntitySpec, FieldType
 
 NAME_LENGTH = 255
+# A text property's first characters, kept beside it so that one index finds a value on
+# all three databases: PostgreSQL cannot put a long text in a B-tree index entry.
+STRING_PREFIX = 200
 PATH_LENGTH = 512  # with utf8mb4 and an int, still inside MariaDB's 3072-byte key limit
 
 
@@ -75,8 +78,10 @@ custom_properties = Table(
     Column("double_value", Double()),
     Column("bool_value", Boolean),
     Column("proto_type", String(NAME_LENGTH)),
+    Column("string_prefix", _string(STRING_PREFIX)),
     Index(None, "name", "int_value"),
     Index(None, "name", "double_value"),
+    Index(None, "name", "value_type", "string_prefix", "resource_id"),
     **TABLE_OPTIONS,
 )
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,11 @@ class Database:
             engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
         )
         self._writers = sessionmaker(bind=writer, expire_on_commit=False, autoflush=False)
+        # SQLite lets one writer in at a time, and one kept out sleeps in growing steps (up
+        # to 100 ms) before it tries again: a process's own writers queue here instead.
+        self._write_turn: AbstractContextManager[object] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -30,7 +36,7 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """A session whose changes are committed together when the block ends cleanly."""
-        with self._writers() as session, session.begin():
+        with self._write_turn, self._writers() as session, session.begin():
             yield session
 
     @contextmanager

@@ -44,6 +44,9 @@ def test_list_pages_cost_constant_queries(client: TestClient) -> None:
         assert r.status_code == 201
         client.post(f"{V1}/registered_models", json={"name": f"m{i}", "customProperties": _props(i)})
 
+    # SQLite keeps no statistics: a filter on a custom property first counts its matches
+    # (one index read of at most ESTIMATE_CAP entries) to choose its plan.
+    limit = 4 if client.app.state.db.dialect == "sqlite" else 3  # type: ignore[attr-defined]
     counts = {}
     for path in (
         f"{V1}/registered_models",
@@ -57,4 +60,4 @@ def test_list_pages_cost_constant_queries(client: TestClient) -> None:
             assert r.json()["size"] == size
             counts[(path, size)] = len(statements)
         assert counts[(path, 1)] == counts[(path, 50)], counts
-        assert counts[(path, 50)] <= 3, counts
+        assert counts[(path, 50)] <= limit, counts

@@ -1,0 +1,76 @@
+"""A few seconds of `python -m bench run` against modelreg and the floor, so the benchmark keeps working.
+
+The full runs, against MLflow on SQLite and PostgreSQL, are for the performance notes
+(bench/README.md); this checks that every scenario runs without errors and reports sane
+figures, and that the bulk loader still fills modelreg's schema in a way the API reads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from bench._loader import load
+from modelreg.api.app import create_app
+from modelreg.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = {"get", "find", "page", "filter", "register", "mix"}
+V1 = "/api/model_registry/v1"
+
+
+def test_bench_run_reports_every_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    argv = [sys.executable, "-m", "bench", "run", "--systems", "modelreg,floor", "--db", "sqlite"]
+    argv += ["--seconds", "0.4", "--concurrency", "1,4", "--models", "10", "--versions", "2"]
+    argv += ["--workers", "1", "--workdir", str(tmp_path), "--out", str(out)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "ops/s" in proc.stdout and "floor/s" in proc.stdout
+
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    results = [x for x in lines if x["type"] == "result"]
+    assert {(r["scenario"], r["concurrency"]) for r in results if r["system"] == "modelreg"} == {
+        (s, c) for s in SCENARIOS for c in (1, 4)
+    }
+    assert {r["concurrency"] for r in results if r["system"] == "floor"} == {1, 4}
+    for r in results:
+        assert r["errors"] == 0, r["error_sample"]
+        assert r["ops"] > 0 and r["ops_per_s"] > 0
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["peak_rss_mb"] > 10 and r["processes"] >= 1
+        assert r["nodelay"]["sockets"] == r["concurrency"]  # one keep-alive connection a worker
+        assert len(r["loadavg"]) == 3
+    by = {(r["scenario"], r["concurrency"]): r for r in results if r["system"] == "modelreg"}
+    assert by[("filter", 1)]["items_per_op"] == 2  # team-3: a tenth of the 20 versions
+    assert by[("page", 1)]["items_per_op"] >= 10  # the 10 models (and the registered ones) on one page
+    assert by[("register", 1)]["requests"] == 3 * by[("register", 1)]["ops"]
+
+    fills = [x for x in lines if x["type"] == "fill"]
+    assert fills and fills[0]["models"] == 10 and fills[0]["versions"] == 20
+    servers = [x for x in lines if x["type"] == "server"]
+    assert {s["system"] for s in servers} == {"modelreg", "floor"}
+    assert all(s["startup_s"] > 0 for s in servers)
+    floor = [x for x in lines if x["type"] == "floor"]
+    assert {f["concurrency"] for f in floor} == {1, 4} and all(f["fraction"] > 0 for f in floor)
+
+
+def test_loader_fills_the_schema_the_api_reads(tmp_path: Path) -> None:
+    summary = load(f"sqlite:///{tmp_path / 'modelreg.db'}", 20, 3, artifacts=True, quiet=True)
+    assert summary["versions"] == 60 and summary["artifacts"] == 60
+    settings = Settings(data_dir=tmp_path, access_log=False)
+    with TestClient(create_app(settings)) as client:
+        model = client.get(f"{V1}/registered_model", params={"name": "bench-model-000013"}).json()
+        assert model["customProperties"]["team"]["string_value"] == "team-3"
+        versions = client.get(f"{V1}/registered_models/{model['id']}/versions").json()["items"]
+        assert [v["name"] for v in versions] == ["v1", "v2", "v3"]
+        found = client.get(f"{V1}/model_versions", params={"filterQuery": "team = 'team-3'", "pageSize": 100})
+        assert found.json()["size"] == 6
+        arts = client.get(f"{V1}/model_versions/{versions[0]['id']}/artifacts").json()["items"]
+        assert arts[0]["uri"] == "s3://bench/bench-model-000013/v1"
+        created = client.post(f"{V1}/registered_models", json={"name": "after-load"}).json()
+        assert int(created["id"]) > int(arts[0]["id"])  # ids go on after the loaded ones
