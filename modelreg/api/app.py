@@ -22,6 +22,8 @@ from modelreg.entities import V1, V1ALPHA3
 from modelreg.service.identity import Authenticator
 from modelreg.service.registries import Registries
 from modelreg.settings import Settings
+from modelreg.ui import install as install_ui_errors
+from modelreg.ui import ui_router
 
 API_PREFIX = "/api/model_registry"
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticator = authenticator
     app.state.settings = settings
     errors.install(app)
+    install_ui_errors(app)  # browsers get pages for errors; API callers the same JSON as before
     checked = [Depends(authorize)]
     # Each registry's API under /registries/<name>; the default registry's also at the
     # plain paths, so single-registry setups and upstream clients keep working.
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router, prefix=scope, dependencies=checked, include_in_schema=documented)
     app.include_router(admin_router(), dependencies=checked)
     app.include_router(health_router(), dependencies=checked)
+    app.include_router(ui_router(), dependencies=checked)  # the web UI, at / and /registries/<name>/...
     openapi_docs.install(app)
     app.add_middleware(
         RequestContext,

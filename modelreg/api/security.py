@@ -8,14 +8,16 @@ matrix from the same declarations); so is one whose rule is not one of these.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from modelreg.service import access, history
-from modelreg.service.errors import Forbidden
-from modelreg.service.principals import ROLES, Principal
+from modelreg.service.errors import Forbidden, Unauthenticated
+from modelreg.service.principals import ANONYMOUS, ROLES, Principal
 from modelreg.service.registries import DEFAULT, Registries
 from modelreg.service.transactions import transaction
 from modelreg.store.session import Database
@@ -23,6 +25,17 @@ from modelreg.store.session import Database
 ROLE_KEY = "x-modelreg-role"
 SAFE_METHODS = ("GET", "HEAD")
 RULES = (access.PUBLIC, access.AUTHENTICATED, *ROLES, access.ADMIN)
+# The web UI's sign-in keeps the token in this HttpOnly, SameSite=Strict cookie. A request
+# that authenticates by it and changes something must also prove it came from our own
+# pages: a UI form carries csrf_token(secret) in its "csrf" field (the UI checks it), any
+# other route the same value in the X-CSRF-Token header (checked here).
+SESSION_COOKIE = "modelreg_session"
+CSRF_HEADER = "x-csrf-token"
+UI_KEY = "x-modelreg-ui"
+
+
+def csrf_token(secret: str) -> str:
+    return hashlib.sha256(b"modelreg-csrf:" + secret.encode()).hexdigest()[:40]
 
 
 def role(need: str) -> dict[str, Any]:
@@ -46,10 +59,25 @@ async def authorize(request: Request) -> None:
     state = request.app.state
     registries: Registries = state.registries
     auth = state.authenticator
+    headers: Any = request.headers
+    cookie = request.cookies.get(SESSION_COOKIE)
+    request.state.via_cookie = False
+    if cookie and not auth.single_user and "authorization" not in headers:
+        headers = {**dict(headers), "authorization": f"Bearer {cookie}"}
+        request.state.via_cookie = True
+        ui_route = bool((getattr(request.scope.get("route"), "openapi_extra", None) or {}).get(UI_KEY))
+        forged = not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(cookie))
+        if request.method not in SAFE_METHODS and not ui_route and forged:
+            raise Forbidden("a request signed in by the session cookie needs the X-CSRF-Token header")
     if auth.single_user:
-        principal = auth.authenticate(request.headers)
+        principal = auth.authenticate(headers)
     else:
-        principal = await run_in_threadpool(auth.authenticate, request.headers)
+        try:
+            principal = await run_in_threadpool(auth.authenticate, headers)
+        except Unauthenticated:
+            if not (request.state.via_cookie and need == access.PUBLIC):
+                raise
+            principal = ANONYMOUS  # a stale sign-in does not lock anyone out of the public pages
     name = request.path_params.get("registry", DEFAULT)
     request.state.principal = principal
     request.state.registry = name

@@ -1,0 +1,46 @@
+"""modelreg's web UI: server-rendered pages (Jinja2, htmx) served by the registry itself.
+
+Every route declares its permission rule like the API's (`x-modelreg-role`, plus
+`x-modelreg-ui`) and runs behind `authorize`; pages call the service layer only.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from modelreg.ui import admin, pages
+from modelreg.ui.web import HERE, install, ui
+
+__all__ = ["install", "ui_router"]
+
+STATIC = {
+    "modelreg.css": "text/css; charset=utf-8",
+    "modelreg.js": "text/javascript; charset=utf-8",
+    "vendor/htmx.min.js": "text/javascript; charset=utf-8",
+}
+
+
+def _static(name: str, media_type: str) -> object:
+    path = HERE / "static" / name
+
+    async def serve(request: Request) -> Response:
+        return Response(path.read_bytes(), media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=3600"})  # fmt: skip
+
+    return serve
+
+
+async def home(request: Request) -> Response:
+    return await pages.models_list(request)
+
+
+def ui_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route("/", home, methods=["GET"], openapi_extra=ui("viewer"), include_in_schema=False)
+    pages.add_routes(router)
+    admin.add_routes(router)
+    for name, media_type in STATIC.items():
+        router.add_api_route(f"/ui/static/{name}", _static(name, media_type), methods=["GET"],  # type: ignore[arg-type]
+                             openapi_extra=ui("public"), include_in_schema=False)  # fmt: skip
+    return router

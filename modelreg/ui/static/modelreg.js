@@ -1,0 +1,104 @@
+// modelreg's few lines of script: the registry picker, the version switcher, the
+// location choice on the register forms, and file upload with a progress bar through
+// the storage API (/api/modelreg/v1/model_versions/{id}/uploads, then PUT each file).
+(function () {
+  "use strict";
+  function csrf() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+  function onReady(fn) {
+    if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
+  }
+  onReady(function () {
+    document.querySelectorAll("[data-registry-picker] select, [data-version-switch] select").forEach(function (s) {
+      s.addEventListener("change", function () { window.location.href = s.value; });
+    });
+    document.querySelectorAll("fieldset.location").forEach(function (fs) {
+      function sync() {
+        var checked = fs.querySelector('input[name="location"]:checked');
+        var kind = checked ? checked.value : "object-storage";
+        fs.querySelectorAll("[data-when]").forEach(function (d) { d.hidden = d.dataset.when !== kind; });
+      }
+      fs.addEventListener("change", sync);
+      sync();
+    });
+    document.querySelectorAll("form[data-upload]").forEach(setupUpload);
+  });
+
+  async function sha256(file) {
+    var buf = await file.arrayBuffer();
+    var digest = await crypto.subtle.digest("SHA-256", buf);
+    return Array.from(new Uint8Array(digest)).map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  function setupUpload(form) {
+    var input = form.querySelector('input[type="file"]');
+    var bar = form.querySelector("progress");
+    var status = form.querySelector("[data-status]");
+    var api = form.dataset.api;
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      var files = Array.from(input.files || []);
+      if (!files.length) { status.textContent = "Choose one or more files first."; return; }
+      try {
+        status.textContent = "Hashing " + files.length + " file(s)…";
+        var entries = [];
+        for (var f of files) entries.push({ path: f.name, size: f.size, sha256: await sha256(f) });
+        var started = await call("POST", api + "/model_versions/" + form.dataset.version + "/uploads",
+          JSON.stringify({ name: form.dataset.name, files: entries }), "application/json");
+        var artifact = started.artifactId;
+        var total = files.reduce(function (n, f) { return n + f.size; }, 0) || 1;
+        var done = 0;
+        bar.hidden = false;
+        for (var file of files) {
+          if (started.missing && started.missing.indexOf(file.name) < 0) { done += file.size; continue; }
+          status.textContent = "Uploading " + file.name + "…";
+          await put(api + "/artifacts/" + artifact + "/files/" + encodeURIComponent(file.name), file, function (sent) {
+            bar.value = Math.round(100 * (done + sent) / total);
+          });
+          done += file.size;
+        }
+        bar.value = 100;
+        await call("POST", api + "/artifacts/" + artifact + "/complete", null, null);
+        status.textContent = "Upload complete.";
+        window.location.href = window.location.pathname + "?notice=" + encodeURIComponent("Files uploaded.");
+      } catch (err) {
+        status.textContent = "Upload failed: " + err.message;
+      }
+    });
+  }
+
+  function call(method, url, body, type) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      if (type) xhr.setRequestHeader("Content-Type", type);
+      xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.onload = function () {
+        var data = {};
+        try { data = JSON.parse(xhr.responseText || "{}"); } catch (e) { data = {}; }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(data); else reject(new Error(data.message || xhr.statusText));
+      };
+      xhr.onerror = function () { reject(new Error("the connection failed")); };
+      xhr.send(body);
+    });
+  }
+
+  function put(url, file, progress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress(e.loaded); };
+      xhr.onload = function () {
+        if (xhr.status >= 200 && xhr.status < 300) resolve(); else {
+          var m = ""; try { m = JSON.parse(xhr.responseText).message; } catch (e) { m = xhr.statusText; }
+          reject(new Error(m));
+        }
+      };
+      xhr.onerror = function () { reject(new Error("the connection failed")); };
+      xhr.send(file);
+    });
+  }
+})();
