@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, REGISTERED_MODEL
+from modelreg.service import deployments
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository
 from modelreg.store.schema import TABLES, custom_properties
@@ -185,11 +186,19 @@ def summaries(session: Session, model_ids: Sequence[int]) -> dict[int, ModelSumm
 def deployments_of(
     session: Session, *, model_id: int | None = None, version_id: int | None = None
 ) -> list[Record]:
-    """The inference services of a model (or serving one version), newest first, at most 200."""
+    """The inference services of a model, or serving one version (named, or as the model's
+    latest), newest first, at most 200."""
     conds: list[ColumnElement[bool]] = []
     if model_id is not None:
         conds.append(IS.c.registered_model_id == model_id)
     if version_id is not None:
-        conds.append(IS.c.model_version_id == version_id)
+        serves: ColumnElement[bool] = IS.c.model_version_id == version_id
+        version = Repository(session, MODEL_VERSION).get(version_id)
+        latest = deployments.latest_version(session, version["parent_id"]) if version is not None else None
+        if latest is not None and latest.id == version_id:
+            serves = or_(
+                serves, and_(IS.c.model_version_id.is_(None), IS.c.registered_model_id == latest["parent_id"])
+            )
+        conds.append(serves)
     page = PageRequest(size=200, order_by="LAST_UPDATE_TIME", descending=True)
     return _page(session, INFERENCE_SERVICE, conds, page)[0]

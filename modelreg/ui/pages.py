@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.api import params
-from modelreg.entities import ARTIFACT, MODEL_VERSION, REGISTERED_MODEL, EntitySpec
+from modelreg.entities import ARTIFACT, MODEL_VERSION, REGISTERED_MODEL, SERVING_ENVIRONMENT, EntitySpec
 from modelreg.service import artifacts, catalog, history, resources, uploads
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, ModelregError, NotFound
 from modelreg.store.repository import PageRequest, Record
 from modelreg.ui import forms
-from modelreg.ui.web import SCOPES, form, page, read, redirect, render, ui, write
+from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, ui, write
 
 SORTS = {"updated": "LAST_UPDATE_TIME", "name": "NAME", "created": "CREATE_TIME"}
 SIZES = (10, 20, 50, 100)
@@ -40,8 +40,28 @@ def _page_request(q: Any, default_sort: str = "updated") -> tuple[PageRequest, d
     return req, {"sort": sort, "order": order, "size": size, "after": token}
 
 
-def _id(request: Request, name: str) -> int:
+def path_id(request: Request, name: str) -> int:
     return params.parse_id(request.path_params.get(name), name)
+
+
+def by_ids(session: Session, spec: EntitySpec, ids: Any) -> dict[int, Record]:
+    """The entities with these ids (None and repeats ignored), by id: one query."""
+    wanted = sorted({int(i) for i in ids if i is not None})
+    if not wanted:
+        return {}
+    found, _ = resources.list_page(
+        session, spec, PageRequest(size=len(wanted)),
+        filter_query="id IN (" + ",".join(str(i) for i in wanted) + ")",
+    )  # fmt: skip
+    return {r.id: r for r in found}
+
+
+def deployment_names(session: Session, services: list[Record]) -> dict[str, dict[int, Record]]:
+    """The environments and versions a list of deployments names, for showing them."""
+    return {
+        "environments": by_ids(session, SERVING_ENVIRONMENT, [d["parent_id"] for d in services]),
+        "versions": by_ids(session, MODEL_VERSION, [d["model_version_id"] for d in services]),
+    }
 
 
 def _history(session: Session, registry: str, kind: str, id_: int) -> list[dict[str, Any]]:
@@ -108,7 +128,7 @@ async def model_page(request: Request) -> Response:
 
 async def show_model(request: Request, errors: dict[str, Any]) -> Response:
     p = await page(request)
-    mid = _id(request, MODEL_PARAM)
+    mid = path_id(request, MODEL_PARAM)
     tab = request.query_params.get("tab") or "overview"
     if tab not in ("overview", "versions", "deployments", "history"):
         tab = "overview"
@@ -126,6 +146,7 @@ async def show_model(request: Request, errors: dict[str, Any]) -> Response:
         out["deployments"] = (
             catalog.deployments_of(s, model_id=mid) if tab in ("overview", "deployments") else []
         )
+        out["names"] = deployment_names(s, out["deployments"])
         out["events"] = _history(s, p.registry, "registered_model", mid) if tab == "history" else []
         return out
 
@@ -146,7 +167,7 @@ async def version_page(request: Request) -> Response:
 
 async def show_version(request: Request, errors: dict[str, Any]) -> Response:
     p = await page(request)
-    vid = _id(request, VERSION_PARAM)
+    vid = path_id(request, VERSION_PARAM)
     tab = request.query_params.get("tab") or "details"
     if tab not in ("details", "deployments", "history"):
         tab = "details"
@@ -157,12 +178,14 @@ async def show_version(request: Request, errors: dict[str, Any]) -> Response:
         siblings = catalog.search_versions(
             s, PageRequest(size=50, order_by="CREATE_TIME", descending=True), model_id=model.id, state=None
         )[0]
+        services = catalog.deployments_of(s, version_id=vid) if tab == "deployments" else []
         return {
             "version": version,
             "model": model,
             "siblings": siblings,
             "artifacts": _artifacts(s, vid),
-            "deployments": catalog.deployments_of(s, version_id=vid) if tab == "deployments" else [],
+            "deployments": services,
+            "names": deployment_names(s, services),
             "events": _history(s, p.registry, "model_version", vid) if tab == "history" else [],
         }
 
@@ -187,14 +210,11 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return response
 
     def back(request: Request, id_: int, notice: str | None = None, tab: str | None = None) -> Response:
-        prefix = (
-            "" if "registry" not in request.path_params else f"/registries/{request.path_params['registry']}"
-        )
-        url = f"{prefix}{base}/{id_}" + (f"?tab={tab}" if tab else "")
+        url = f"{scope_prefix(request)}{base}/{id_}" + (f"?tab={tab}" if tab else "")
         return redirect(url, notice)
 
     async def details(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
         values: dict[str, Any] = {"description": f.get("description", "").strip()}
         person = "owner" if spec is REGISTERED_MODEL else "author"
@@ -210,7 +230,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, "Saved.")
 
     async def labels(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
         wanted, problem = forms.parse_labels(f.get("labels", ""))
         if problem:
@@ -227,7 +247,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, "Labels saved.")
 
     async def set_property(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
         key, value, original = f.get("key", "").strip(), f.get("value", ""), f.get("original", "").strip()
         if not key:
@@ -255,7 +275,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, f"Property {key} saved.")
 
     async def delete_property(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
         key = f.get("key", "")
 
@@ -269,7 +289,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, f"Property {key} deleted." if key else None)
 
     async def archive(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
 
         def work(s: Session) -> str | None:
@@ -288,7 +308,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, "Archived.")
 
     async def restore(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         await form(request)
         try:
             await write(request, lambda s: resources.patch(s, spec, id_, {"state": "LIVE"}, None))
@@ -297,7 +317,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         return back(request, id_, "Restored.")
 
     async def delete(request: Request) -> Response:
-        id_ = _id(request, param)
+        id_ = path_id(request, param)
         f = await form(request)
 
         def work(s: Session) -> tuple[str | None, int | None]:
@@ -313,9 +333,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
             problem, parent = exc.message, None
         if problem:
             return await again(request, delete=problem, typed=f)
-        prefix = (
-            "" if "registry" not in request.path_params else f"/registries/{request.path_params['registry']}"
-        )
+        prefix = scope_prefix(request)
         if spec is MODEL_VERSION and parent:
             return redirect(f"{prefix}/models/{parent}?tab=versions", "Version deleted.")
         return redirect(f"{prefix}/models", "Model deleted.")
@@ -412,7 +430,7 @@ async def register_model(request: Request) -> Response:
 
 
 async def _model_for_form(request: Request) -> tuple[Record, dict[str, str]]:
-    mid = _id(request, MODEL_PARAM)
+    mid = path_id(request, MODEL_PARAM)
 
     def work(s: Session) -> tuple[Record, dict[str, str]]:
         model = resources.get(s, REGISTERED_MODEL, mid)
@@ -476,14 +494,7 @@ async def archived(request: Request) -> Response:
             found, token = catalog.search_models(s, req, keyword=keyword or None, state="ARCHIVED")
             return {"items": found, "token": token, "parents": {}}
         found, token = catalog.search_versions(s, req, keyword=keyword or None, state="ARCHIVED")
-        parent_ids = sorted({int(r["parent_id"]) for r in found})
-        parents = {}
-        if parent_ids:
-            models, _ = resources.list_page(
-                s, REGISTERED_MODEL, PageRequest(size=len(parent_ids)),
-                filter_query="id IN (" + ",".join(str(i) for i in parent_ids) + ")",
-            )  # fmt: skip
-            parents = {m.id: m for m in models}
+        parents = by_ids(s, REGISTERED_MODEL, [r["parent_id"] for r in found])
         return {"items": found, "token": token, "parents": parents}
 
     try:

@@ -186,6 +186,12 @@ async def control(request: Request, work: Callable[[Session], Any], *, write: bo
     return await run_in_threadpool(go)
 
 
+def scope_prefix(request: Request) -> str:
+    """"" or "/registries/<name>": what the registry's page addresses start with."""
+    registry = request.path_params.get("registry")
+    return f"/registries/{registry}" if registry else ""
+
+
 def redirect(url: str, notice: str | None = None) -> RedirectResponse:
     if notice:
         url += ("&" if "?" in url else "?") + urlencode({"notice": notice})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from fastapi.testclient import TestClient
 
 from tests.ui.conftest import V1, no_trace, seed_model, seed_version
@@ -328,3 +329,111 @@ def test_admin_registries_tokens_and_permissions(ui: TestClient) -> None:
     assert 'id="e-confirm"' in r.text
     r = ui.post("/admin/registries/team-b/delete", data={"confirm": "team-b"})
     assert r.status_code == 200 and "team-b</strong>" not in r.text
+
+
+def _deploy(ui: TestClient, version_id: str, **fields: str) -> httpx.Response:
+    data = {"name": "fraud-svc", "environment": "new", "new_environment": "prod", "serves": "version",
+            "runtime": "kserve-ovms", "desired_state": "DEPLOYED", **fields}  # fmt: skip
+    return ui.post(f"/versions/{version_id}/deploy", data=data)
+
+
+def test_deploy_a_version_and_see_it_on_both_tabs(ui: TestClient) -> None:
+    m = seed_model(ui)
+    v = seed_version(ui, m["id"], "1.0.0")
+    r = ui.get(f"/versions/{v['id']}/deploy")
+    assert r.status_code == 200 and 'value="fraud-detector"' in r.text  # the name starts as the model's
+    assert '<option value="new" selected>' in r.text  # no environment yet: a new one
+    r = _deploy(ui, v["id"], description="card scoring in prod")
+    assert r.status_code == 200 and "Deployment fraud-svc created." in r.text, r.text
+    assert "fraud-svc" in r.text and "kserve-ovms" in r.text and "Deployed" in r.text
+    svc = ui.get(f"{V1}/inference_services").json()["items"][0]
+    assert svc["registeredModelId"] == m["id"] and svc["modelVersionId"] == v["id"]
+    assert svc["runtime"] == "kserve-ovms" and svc["desiredState"] == "DEPLOYED"
+    assert svc["description"] == "card scoring in prod"
+    env = ui.get(f"{V1}/serving_environments").json()["items"]
+    assert [e["name"] for e in env] == ["prod"] and svc["servingEnvironmentId"] == env[0]["id"]
+    r = ui.get(f"/models/{m['id']}", params={"tab": "deployments"})
+    assert "fraud-svc" in r.text and "prod" in r.text and f"/deployments/{svc['id']}" in r.text
+    assert "Deployments (1)" in r.text
+    r = ui.get(f"/versions/{v['id']}/deploy")  # now the environment is offered
+    assert f'<option value="{env[0]["id"]}" selected>prod</option>' in r.text
+    r = _deploy(ui, v["id"], name="latest-svc", environment=env[0]["id"], serves="latest",
+                desired_state="UNDEPLOYED")  # fmt: skip
+    assert "Deployment latest-svc created." in r.text and "Latest version" in r.text
+    assert len(ui.get(f"{V1}/serving_environments").json()["items"]) == 1
+    r = _deploy(ui, v["id"], new_environment="prod", name="again")  # a known name is reused
+    assert "Deployment again created." in r.text
+    assert len(ui.get(f"{V1}/serving_environments").json()["items"]) == 1
+
+
+def test_deploy_form_errors_beside_fields_and_keep_input(ui: TestClient) -> None:
+    m = seed_model(ui)
+    v = seed_version(ui, m["id"], "1.0.0")
+    r = _deploy(ui, v["id"], name="", new_environment="", runtime="r" * 200, desired_state="RUNNING",
+                description="kept words")  # fmt: skip
+    assert r.status_code == 200
+    for f in ("name", "new_environment", "runtime", "desired_state"):
+        assert f'id="e-{f}"' in r.text, f
+    assert "kept words" in r.text and "r" * 200 in r.text
+    r = _deploy(ui, v["id"], environment="123456")
+    assert 'id="e-environment"' in r.text
+    assert _deploy(ui, v["id"]).status_code == 200
+    r = _deploy(ui, v["id"], description="second")
+    assert 'id="e-name"' in r.text and "already has a deployment" in r.text and "second" in r.text
+    assert len(ui.get(f"{V1}/inference_services").json()["items"]) == 1
+    ui.post(f"/models/{m['id']}/archive", data={"confirm": "fraud-detector"})  # refused: deployed
+    assert ui.get(f"{V1}/registered_models/{m['id']}").json()["state"] == "LIVE"
+
+
+def test_deploying_an_archived_model_is_refused_in_the_form(ui: TestClient) -> None:
+    m = seed_model(ui)
+    v = seed_version(ui, m["id"], "1.0.0")
+    ui.post(f"/models/{m['id']}/archive", data={"confirm": "fraud-detector"})
+    r = _deploy(ui, v["id"])
+    assert r.status_code == 200 and "ARCHIVED" in r.text and 'role="alert"' in r.text
+    assert ui.get(f"{V1}/inference_services").json()["items"] == []
+    assert ui.get(f"{V1}/serving_environments").json()["items"] == []  # nothing half-made
+
+
+def test_edit_and_delete_a_deployment(ui: TestClient) -> None:
+    m = seed_model(ui)
+    v = seed_version(ui, m["id"], "1.0.0")
+    _deploy(ui, v["id"])
+    sid = ui.get(f"{V1}/inference_services").json()["items"][0]["id"]
+    r = ui.get(f"/deployments/{sid}")
+    assert r.status_code == 200 and "fraud-svc" in r.text and "set its desired state to Undeployed" in r.text
+    r = ui.post(f"/deployments/{sid}", data={"runtime": "x" * 200, "desired_state": "DEPLOYED",
+                                            "description": "kept"})  # fmt: skip
+    assert 'id="e-runtime"' in r.text and "x" * 200 in r.text and "kept" in r.text
+    r = ui.post(f"/deployments/{sid}/delete", data={"confirm": "fraud"})
+    assert 'id="e-confirm"' in r.text and "Type the deployment" in r.text and 'value="fraud"' in r.text
+    r = ui.post(f"/deployments/{sid}/delete", data={"confirm": "fraud-svc"})
+    assert 'id="e-confirm"' in r.text and "DEPLOYED" in r.text  # the service refuses: deployed
+    r = ui.post(f"/models/{m['id']}/archive", data={"confirm": "fraud-detector"})
+    assert 'id="e-archive"' in r.text and "fraud-svc" in r.text and "See the deployments" in r.text
+    r = ui.post(f"/deployments/{sid}", data={"runtime": "vllm", "desired_state": "UNDEPLOYED",
+                                            "description": "off for now"})  # fmt: skip
+    assert "Deployment saved." in r.text and "vllm" in r.text and "off for now" in r.text
+    got = ui.get(f"{V1}/inference_services/{sid}").json()
+    assert got["runtime"] == "vllm" and got["desiredState"] == "UNDEPLOYED"
+    r = ui.post(f"/deployments/{sid}/delete", data={"confirm": "fraud-svc"})
+    assert "Deployment fraud-svc deleted." in r.text and f"/versions/{v['id']}" in str(r.url)
+    assert ui.get(f"{V1}/inference_services/{sid}").status_code == 404
+    r = ui.post(f"/models/{m['id']}/archive", data={"confirm": "fraud-detector"})
+    assert "Archived." in r.text
+
+
+def test_deployment_pages_answer_4xx_for_bad_ids(ui: TestClient) -> None:
+    for path in ("/deployments/abc", "/versions/abc/deploy"):
+        r = ui.get(path)
+        assert r.status_code == 400 and "<html" in r.text, path
+        no_trace(r)
+    for path in ("/deployments/999999", "/versions/999999/deploy"):
+        r = ui.get(path)
+        assert r.status_code == 404 and "not found" in r.text, path
+        no_trace(r)
+    for path in ("/deployments/999999", "/deployments/999999/delete", "/versions/999999/deploy"):
+        r = ui.post(path, data={"confirm": "x", "desired_state": "DEPLOYED", "name": "x",
+                                "new_environment": "e", "serves": "version"})  # fmt: skip
+        assert r.status_code == 404, (path, r.status_code)
+        no_trace(r)

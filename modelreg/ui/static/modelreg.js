@@ -1,5 +1,5 @@
 // modelreg's few lines of script: the registry picker, the version switcher, the
-// location choice on the register forms, and file upload with a progress bar through
+// choices that show parts of a form (location, environment), and file upload with a progress bar through
 // the storage API (/api/modelreg/v1/model_versions/{id}/uploads, then PUT each file).
 (function () {
   "use strict";
@@ -14,10 +14,13 @@
     document.querySelectorAll("[data-registry-picker] select, [data-version-switch] select").forEach(function (s) {
       s.addEventListener("change", function () { window.location.href = s.value; });
     });
-    document.querySelectorAll("fieldset.location").forEach(function (fs) {
+    // A fieldset[data-choice=NAME] shows only its [data-when] parts that match NAME's
+    // value (a checked radio, or a select).
+    document.querySelectorAll("fieldset[data-choice]").forEach(function (fs) {
+      var name = fs.dataset.choice;
       function sync() {
-        var checked = fs.querySelector('input[name="location"]:checked');
-        var kind = checked ? checked.value : "object-storage";
+        var el = fs.querySelector('input[name="' + name + '"]:checked') || fs.querySelector('select[name="' + name + '"]');
+        var kind = el ? el.value : "";
         fs.querySelectorAll("[data-when]").forEach(function (d) { d.hidden = d.dataset.when !== kind; });
       }
       fs.addEventListener("change", sync);
