@@ -10,6 +10,7 @@ database is down answers 503 without touching the others.
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -128,7 +129,8 @@ class Registries:
             raise AlreadyExists(f"registry {name!r} already exists")
         if database_url is not None:
             database_url = self._check_url(database_url)
-        else:
+        tls_ca = _check_ca(tls_ca, database_url or self._managed_url(name))
+        if database_url is None:
             self._make_database(name)
         row = {
             "name": name,
@@ -180,10 +182,11 @@ class Registries:
         values: dict[str, Any] = {"update_time": _now()}
         if description is not None:
             values["description"] = description
-        if tls_ca is not None:
-            values["tls_ca"] = tls_ca or None
         if database_url is not None:
             values["database_url"] = self._check_url(database_url)
+        if tls_ca is not None:
+            url = values.get("database_url", before["database_url"]) or self._managed_url(name)
+            values["tls_ca"] = _check_ca(tls_ca, url)
         after = {**before, **values}
         if database_url is not None or tls_ca is not None:
             db = self._connect(after)
@@ -354,6 +357,28 @@ class Registries:
         return RegistryInfo(
             DEFAULT, "The server's own registry", _redact(self._own_url()), False, False, None, None
         )
+
+
+def _check_ca(pem: str | None, url: str) -> str | None:
+    """A CA certificate (PEM) to verify the database server with, or None for none.
+
+    It secures PostgreSQL (sslmode=verify-full) and MySQL/MariaDB connections only, and
+    must parse as one or more certificates."""
+    if pem is None or not pem.strip():
+        return None
+    if make_url(normalize_url(url)).get_backend_name() not in ("postgresql", "mysql", "mariadb"):
+        raise InvalidArgument(
+            "a CA certificate secures a connection to a PostgreSQL or MySQL server; "
+            "this registry's database is SQLite"
+        )
+    pem = pem.strip() + "\n"
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise InvalidArgument("the CA certificate must be PEM text: -----BEGIN CERTIFICATE----- ...")
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise InvalidArgument(f"the CA certificate cannot be read: {_first_line(exc)}") from None
+    return pem
 
 
 def _db_name(name: str) -> str:

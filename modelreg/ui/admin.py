@@ -86,6 +86,19 @@ async def registries_get(request: Request) -> Response:
     return await registries_page(request)
 
 
+def _registry_problem(exc: InvalidArgument | Conflict, errors: dict[str, str], other: str) -> None:
+    """Put the service's complaint beside the field it is about."""
+    said = exc.message.lower()
+    key = (
+        "tls_ca"
+        if "certificate" in said
+        else "database_url"
+        if "database" in said or "url" in said
+        else other
+    )
+    errors[key] = exc.message[:1].upper() + exc.message[1:]
+
+
 async def registry_create(request: Request) -> Response:
     f = await form(request)
     name = f.get("name", "").strip()
@@ -99,18 +112,14 @@ async def registry_create(request: Request) -> Response:
                 lambda s: _registries(request).create(
                     s, name, description=f.get("description", "").strip() or None,
                     database_url=f.get("database_url", "").strip() or None,
+                    tls_ca=f.get("tls_ca", "").strip() or None,
                 ),
                 write=True,
             )  # fmt: skip
         except AlreadyExists as exc:
             errors["name"] = exc.message[:1].upper() + exc.message[1:] + "."
         except InvalidArgument as exc:
-            key = (
-                "database_url"
-                if "database" in exc.message.lower() or "url" in exc.message.lower()
-                else "name"
-            )
-            errors[key] = exc.message[:1].upper() + exc.message[1:]
+            _registry_problem(exc, errors, "name")
     if errors:
         return await registries_page(request, errors, f)
     return redirect(f"{ADMIN}/registries", f"Registry {name} created.")
@@ -128,6 +137,13 @@ async def registry_edit_get(request: Request) -> Response:
     return await registry_edit_form(request)
 
 
+def _ca_change(f: dict[str, str]) -> str | None:
+    """The edit form's CA choice: keep (None), remove (""), or the new PEM."""
+    if f.get("tls_ca_action") == "remove":
+        return ""
+    return f.get("tls_ca", "").strip() or None
+
+
 async def registry_edit(request: Request) -> Response:
     name = request.path_params["registry"]
     f = await form(request)
@@ -140,12 +156,12 @@ async def registry_edit(request: Request) -> Response:
                 request,
                 lambda s: _registries(request).update(
                     s, name, description=f.get("description", "").strip(),
-                    database_url=f.get("database_url", "").strip() or None,
+                    database_url=f.get("database_url", "").strip() or None, tls_ca=_ca_change(f),
                 ),
                 write=True,
             )  # fmt: skip
         except (InvalidArgument, Conflict) as exc:
-            errors["database_url"] = exc.message
+            _registry_problem(exc, errors, "database_url")
     if errors:
         return await registry_edit_form(request, errors, f)
     return redirect(f"{ADMIN}/registries", f"Registry {name} saved.")

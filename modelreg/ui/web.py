@@ -187,7 +187,7 @@ async def control(request: Request, work: Callable[[Session], Any], *, write: bo
 
 
 def scope_prefix(request: Request) -> str:
-    """"" or "/registries/<name>": what the registry's page addresses start with."""
+    """What the registry's page addresses start with: "" or "/registries/<name>"."""
     registry = request.path_params.get("registry")
     return f"/registries/{registry}" if registry else ""
 

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -260,3 +261,55 @@ def test_a_registry_on_a_database_of_its_own(auth_env: AuthEnv, external_pg: str
         assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+# A self-signed CA (EC P-256, valid to 2126), made for these tests only: no server trusts it.
+TEST_CA = """-----BEGIN CERTIFICATE-----
+MIIBjDCCATOgAwIBAgIUEwrRbQ7OtqDEoSU8JklwipMi7eAwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQbW9kZWxyZWcgdGVzdCBDQTAgFw0yNjExMjYyMzUyMDJaGA8y
+MTI2MTEwMjIzNTIwMlowGzEZMBcGA1UEAwwQbW9kZWxyZWcgdGVzdCBDQTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABFBeS5W6FCn5gHpztOfhrReTYf04WbzefXbO
+lbtv4haONDKod/qxY8VctoTUIuhKoZzmQTTL08X+WUXtA6tk2xujUzBRMB0GA1Ud
+DgQWBBSrWvCLnsr8id363TDBx2gDQAC9ZzAfBgNVHSMEGDAWgBSrWvCLnsr8id36
+3TDBx2gDQAC9ZzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIHte
+MSCVus/OL7H0svX37njCR+gW7OgCoOQNiM5yAfSFAiB0kUXE1S3r/OZ1zS3gwfd5
+sRP10CTXTqBjFNXLTeOLxQ==
+-----END CERTIFICATE-----
+"""
+
+
+@pytest.fixture(params=("postgresql", "mariadb"))
+def external_db(request: pytest.FixtureRequest, worker_id_safe: str) -> Iterator[str]:
+    yield from _scratch_database(request.param, f"tls_{worker_id_safe}")
+
+
+def test_a_ca_certificate_secures_the_database_connection(sqlite_env: AuthEnv, external_db: str) -> None:
+    """With a CA the registry's connection requires TLS verified by that CA (PostgreSQL
+    sslmode=verify-full, PyMySQL ssl ca): the test servers speak no TLS, so the registry is
+    refused and nothing is kept; without the CA the same database is accepted, and a CA
+    added later is checked the same way before it replaces the working connection."""
+    env = sqlite_env
+    name = unique("tls")
+
+    def create(**fields: str) -> httpx.Response:
+        return env.client.post(f"{ADMIN}/registries", json={"name": name, **fields}, headers=env.admin)
+
+    refused(create(tlsCa=TEST_CA), 400, "PostgreSQL or MySQL")  # a managed SQLite database
+    refused(create(databaseUrl=external_db, tlsCa="not a certificate"), 400, "PEM")
+    broken = TEST_CA.replace("MIIB", "MIIA", 1)
+    refused(create(databaseUrl=external_db, tlsCa=broken), 400, "cannot be read")
+    refused(create(databaseUrl=external_db, tlsCa=TEST_CA), 400, "SSL")
+    refused(env.client.get(f"{ADMIN}/registries/{name}", headers=env.admin), 404)
+    info = env.registry(name, databaseUrl=external_db)
+    assert info["tlsCa"] is False
+    r = env.client.patch(f"{ADMIN}/registries/{name}", json={"tlsCa": TEST_CA}, headers=env.admin)
+    refused(r, 400, "SSL")
+    assert ok(env.client.get(f"{ADMIN}/registries/{name}", headers=env.admin))["tlsCa"] is False
+    ok(
+        env.client.post(
+            f"/registries/{name}{V1}/registered_models", json={"name": "still"}, headers=env.admin
+        ),
+        201,
+    )
+    r = env.client.patch(f"{ADMIN}/registries/{name}", json={"tlsCa": ""}, headers=env.admin)
+    assert ok(r)["tlsCa"] is False

@@ -437,3 +437,24 @@ def test_deployment_pages_answer_4xx_for_bad_ids(ui: TestClient) -> None:
                                 "new_environment": "e", "serves": "version"})  # fmt: skip
         assert r.status_code == 404, (path, r.status_code)
         no_trace(r)
+
+
+def test_admin_registry_ca_certificate_errors_beside_the_field(ui: TestClient) -> None:
+    r = ui.get("/admin/registries")
+    assert 'id="f-tls_ca"' in r.text and "Or read it from a PEM file" in r.text
+    pem = "-----BEGIN CERTIFICATE-----\nkept\n-----END CERTIFICATE-----"
+    r = ui.post("/admin/registries", data={"name": "secure", "description": "kept words", "tls_ca": pem})
+    assert r.status_code == 200 and 'id="e-tls_ca"' in r.text and "PostgreSQL or MySQL" in r.text
+    assert "kept words" in r.text and "-----BEGIN CERTIFICATE-----\nkept" in r.text
+    assert "secure</strong>" not in r.text  # nothing made
+    r = ui.post(
+        "/admin/registries",
+        data={"name": "secure", "database_url": "postgresql://u@127.0.0.1:1/db", "tls_ca": "not pem"},
+    )
+    assert 'id="e-tls_ca"' in r.text and "PEM" in r.text
+    ui.post("/admin/registries", data={"name": "plain"})
+    r = ui.get("/admin/registries/plain")
+    assert "no CA certificate" in r.text and "Remove the CA certificate" not in r.text
+    r = ui.post("/admin/registries/plain", data={"description": "d", "tls_ca": pem})
+    assert 'id="e-tls_ca"' in r.text and "SQLite" in r.text
+    assert ui.get("/admin/registries/nope").status_code == 404

@@ -1,5 +1,6 @@
 // modelreg's few lines of script: the registry picker, the version switcher, the
-// choices that show parts of a form (location, environment), and file upload with a progress bar through
+// choices that show parts of a form (location, environment), a PEM file read into its field,
+// and file upload with a progress bar through
 // the storage API (/api/modelreg/v1/model_versions/{id}/uploads, then PUT each file).
 (function () {
   "use strict";
@@ -27,6 +28,14 @@
       sync();
     });
     document.querySelectorAll("form[data-upload]").forEach(setupUpload);
+    document.querySelectorAll("[data-read-into]").forEach(function (box) {
+      var target = document.getElementById(box.dataset.readInto);
+      box.hidden = false;
+      box.querySelector('input[type="file"]').addEventListener("change", async function (ev) {
+        var file = ev.target.files && ev.target.files[0];
+        if (file) target.value = await file.text();
+      });
+    });
   });
 
   async function sha256(file) {
