@@ -14,7 +14,7 @@ from modelreg.service import artifacts, catalog, history, resources, uploads
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, ModelregError, NotFound
 from modelreg.store.repository import PageRequest, Record
 from modelreg.ui import forms
-from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, ui, write
+from modelreg.ui.web import SCOPES, Page, form, page, read, redirect, render, scope_prefix, ui, write
 
 SORTS = {"updated": "LAST_UPDATE_TIME", "name": "NAME", "created": "CREATE_TIME"}
 SIZES = (10, 20, 50, 100)
@@ -194,7 +194,8 @@ async def show_version(request: Request, errors: dict[str, Any]) -> Response:
     return render(
         p, "version.html", tab=tab, labels=forms.labels_of(v.properties),
         properties=forms.plain_properties(v.properties), errors=errors,
-        upload=request.query_params.get("upload") == "1", **data,
+        upload=request.query_params.get("upload") == "1",
+        upload_values={k: request.query_params.get(k, "") for k in ("format", "format_version")}, **data,
     )  # fmt: skip
 
 
@@ -425,8 +426,15 @@ async def register_model(request: Request) -> Response:
     if c.errors:
         return render(p, "register.html", mode="model", values=c.values, errors=c.errors)
     if v.get("location") == "upload":
-        return redirect(p.url(f"/versions/{vid}", upload="1"), "Model registered: now upload its files.")
+        return _to_upload(p, c, vid, "Model registered: now upload its files.")
     return redirect(p.url(f"/models/{mid}"), "Model registered.")
+
+
+def _to_upload(p: Page, c: forms.Checked, version_id: int, notice: str) -> Response:
+    """To the version's upload form, carrying the format typed: the artifact that holds it
+    is made when the upload starts."""
+    fmt = {k: c.values.get(k, "").strip() for k in ("format", "format_version")}
+    return redirect(p.url(f"/versions/{version_id}", upload="1", **fmt), notice)
 
 
 async def _model_for_form(request: Request) -> tuple[Record, dict[str, str]]:
@@ -473,9 +481,7 @@ async def register_version(request: Request) -> Response:
     if c.errors:
         return render(p, "register.html", mode="version", model=model, values=c.values, errors=c.errors)
     if c.values.get("location") == "upload":
-        return redirect(
-            p.url(f"/versions/{version.id}", upload="1"), "Version registered: now upload its files."
-        )
+        return _to_upload(p, c, version.id, "Version registered: now upload its files.")
     return redirect(p.url(f"/versions/{version.id}"), "Version registered.")
 
 

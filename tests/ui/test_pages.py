@@ -272,9 +272,26 @@ def test_register_new_version_is_prefilled(ui: TestClient) -> None:
     assert "Version registered." in r.text and "oci://q/x:2" in r.text
 
 
-def test_register_for_upload_opens_the_upload_form(ui: TestClient) -> None:
-    r = ui.post("/models/new", data={"name": "up", "version_name": "1", "location": "upload"})
+def test_register_for_upload_opens_the_upload_form_with_the_format_typed(ui: TestClient) -> None:
+    r = ui.post(
+        "/models/new",
+        data={
+            "name": "up",
+            "version_name": "1",
+            "location": "upload",
+            "format": "onnx",
+            "format_version": "17",
+        },
+    )
     assert "now upload its files" in r.text and "data-upload" in r.text
+    assert 'name="format" type="text" value="onnx"' in r.text
+    assert 'name="format_version" type="text" value="17"' in r.text
+    m = ui.get(f"{V1}/registered_models").json()["items"][0]
+    r = ui.post(
+        f"/models/{m['id']}/versions/new",
+        data={"version_name": "2", "location": "upload", "format": "pytorch", "format_version": "2.1"},
+    )
+    assert "now upload its files" in r.text and 'value="pytorch"' in r.text and 'value="2.1"' in r.text
 
 
 def test_static_assets(ui: TestClient) -> None:

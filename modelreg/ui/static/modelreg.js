@@ -57,8 +57,12 @@
         status.textContent = "Hashing " + files.length + " file(s)…";
         var entries = [];
         for (var f of files) entries.push({ path: f.name, size: f.size, sha256: await sha256(f) });
+        var body = { name: form.dataset.name, files: entries };
+        var format = form.querySelector('[name="format"]'), formatVersion = form.querySelector('[name="format_version"]');
+        if (format && format.value.trim()) body.modelFormatName = format.value.trim();
+        if (formatVersion && formatVersion.value.trim()) body.modelFormatVersion = formatVersion.value.trim();
         var started = await call("POST", api + "/model_versions/" + form.dataset.version + "/uploads",
-          JSON.stringify({ name: form.dataset.name, files: entries }), "application/json");
+          JSON.stringify(body), "application/json");
         var artifact = started.artifactId;
         var total = files.reduce(function (n, f) { return n + f.size; }, 0) || 1;
         var done = 0;
