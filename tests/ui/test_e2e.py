@@ -1,7 +1,8 @@
 """End to end in headless Chromium (Playwright for Python driving Debian's chromium).
 
 Walks the tasks as a user would: sign in as an admin, register a model with an upload,
-add a version, edit labels and properties, archive, restore, delete, create a registry,
+add a version, edit labels and properties, deploy a version (its archive refused while
+deployed), edit and delete the deployment, archive, restore, delete, create a registry,
 grant a user, then sign in as that user and see only what the grant allows. Every page
 is screenshotted (into MODELREG_UI_SCREENSHOTS, or pytest's tmp directory) and checked
 with axe-core (vendored in tests/ui/vendor): no serious or critical violations.
@@ -145,6 +146,7 @@ def test_walk_every_task(server: tuple[str, str], browser: Any, shots: Path, tmp
     page.get_by_role("button", name="Upload", exact=True).click()
     page.wait_for_selector("text=Files uploaded.")
     assert page.get_by_role("link", name="model.onnx").is_visible()
+    assert page.locator("dd", has_text="onnx").count() == 1  # the format typed is on the artifact
     w.check("version-uploaded")
 
     # add a version, prefilled from the latest
@@ -179,6 +181,53 @@ def test_walk_every_task(server: tuple[str, str], browser: Any, shots: Path, tmp
     assert page.get_by_role("link", name="fraud-detector").is_visible()
     w.check("models-search")
 
+    # deploy version 1.0.0, see it, be refused its archive, edit and delete the deployment
+    page.get_by_role("link", name="fraud-detector").first.click()
+    page.get_by_role("navigation", name="Model sections").get_by_role("link", name="Versions").click()
+    page.get_by_role("link", name="1.0.0").click()
+    page.get_by_role("link", name="Deploy", exact=True).click()
+    assert page.locator("#f-name").input_value() == "fraud-detector"
+    w.check("deploy")
+    page.locator("#f-name").fill("")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    assert page.locator("#e-name").is_visible() and page.locator("#e-new_environment").is_visible()
+    w.check("deploy-errors")
+    page.locator("#f-name").fill("fraud-svc")
+    page.locator("#f-new_environment").fill("prod")
+    page.locator("#f-runtime").fill("kserve-ovms")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    page.wait_for_selector("text=Deployment fraud-svc created.")
+    assert page.get_by_role("link", name="fraud-svc", exact=True).is_visible()
+    w.check("version-deployments")
+    page.get_by_role("navigation", name="Version sections").get_by_role("link", name="Details").click()
+    page.get_by_text("Archive this version").click()
+    page.locator("#f-archive").fill("1.0.0")
+    page.get_by_role("button", name="Archive", exact=True).click()
+    assert "fraud-svc" in page.locator("#e-archive").inner_text()
+    w.check("archive-refused")
+    page.get_by_role("link", name="See the deployments").click()
+    page.get_by_role("link", name="Edit fraud-svc").click()
+    w.check("deployment")
+    page.locator("#f-runtime").fill("vllm")
+    page.get_by_label("Undeployed (recorded, not serving)").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Deployment saved.")
+    assert page.locator("dd", has_text="vllm").is_visible()
+    page.locator("#f-confirm").fill("fraud")
+    page.get_by_role("button", name="Delete deployment").click()
+    assert page.locator("#e-confirm").is_visible() and page.locator("#f-confirm").input_value() == "fraud"
+    w.check("deployment-delete-refused")
+    page.locator("#f-confirm").fill("fraud-svc")
+    page.get_by_role("button", name="Delete deployment").click()
+    page.wait_for_selector("text=Deployment fraud-svc deleted.")
+    assert page.get_by_text("Not deployed.").is_visible()
+    page.get_by_role("navigation", name="Version sections").get_by_role("link", name="Details").click()
+    page.get_by_text("Archive this version").click()
+    page.locator("#f-archive").fill("1.0.0")
+    page.get_by_role("button", name="Archive", exact=True).click()
+    page.wait_for_selector("text=Archived.")
+    w.check("version-archived")
+
     # archive (typed confirmation), see it archived, restore
     page.get_by_role("link", name="fraud-detector").first.click()
     page.get_by_text("Archive this model").click()
@@ -203,6 +252,9 @@ def test_walk_every_task(server: tuple[str, str], browser: Any, shots: Path, tmp
     page.get_by_role("button", name="Create registry").click()
     page.wait_for_selector("text=Registry team-a created.")
     w.check("registries")
+    page.get_by_role("link", name="Edit team-a").click()
+    assert page.get_by_label("CA certificate to secure the database connection").is_visible()
+    w.check("registry-edit")
     w.go("/registries/team-a/models/new")
     page.get_by_label("Model name").fill("team-a-model")
     page.get_by_label("Version name").fill("1")
