@@ -15,7 +15,7 @@ from modelreg.service import access, history, tokens
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unauthenticated
 from modelreg.service.principals import ROLES, SUBJECT_KINDS
 from modelreg.service.registries import DEFAULT, Registries
-from modelreg.ui.web import control, form, page, redirect, render, ui
+from modelreg.ui.web import control, form, page, redirect, render, sentence, ui
 
 ADMIN = "/admin"
 
@@ -56,7 +56,7 @@ async def signin(request: Request) -> Response:
             if who.anonymous:
                 errors["token"] = "That token does not sign anyone in."
         except Unauthenticated as exc:
-            errors["token"] = exc.message[:1].upper() + exc.message[1:] + "."
+            errors["token"] = sentence(exc.message)
     if errors:
         return render(p, "signin.html", next=target, errors=errors, values={})
     response = redirect(target)
@@ -96,7 +96,7 @@ def _registry_problem(exc: InvalidArgument | Conflict, errors: dict[str, str], o
         if "database" in said or "url" in said
         else other
     )
-    errors[key] = exc.message[:1].upper() + exc.message[1:]
+    errors[key] = sentence(exc.message)
 
 
 async def registry_create(request: Request) -> Response:
@@ -117,7 +117,7 @@ async def registry_create(request: Request) -> Response:
                 write=True,
             )  # fmt: skip
         except AlreadyExists as exc:
-            errors["name"] = exc.message[:1].upper() + exc.message[1:] + "."
+            errors["name"] = sentence(exc.message)
         except InvalidArgument as exc:
             _registry_problem(exc, errors, "name")
     if errors:

@@ -16,7 +16,7 @@ from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, No
 from modelreg.store.repository import PageRequest, Record
 from modelreg.ui import forms
 from modelreg.ui.pages import VERSION_PARAM, path_id
-from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, ui, write
+from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, sentence, ui, write
 
 SERVICE_PARAM = "inference_service_id"
 NEW = "new"  # the environment choice that names a new one
@@ -69,7 +69,7 @@ async def deploy(request: Request) -> Response:
     name = c.need("name", "Deployment name")
     _check(c)
     choice = c.values.get("environment", NEW)
-    new_env = c.need("new_environment", "Environment name") if choice == NEW else ""
+    new_env = c.need("new_environment", "New environment name") if choice == NEW else ""
     if choice != NEW and choice not in {str(e.id) for e in data["environments"]}:
         c.errors["environment"] = "Choose an environment from the list, or a new one."
     if c.values.get("serves") not in SERVES:
@@ -98,7 +98,7 @@ async def deploy(request: Request) -> Response:
         except AlreadyExists:
             c.errors["name"] = "That environment already has a deployment with this name; pick another."
         except (Conflict, InvalidArgument, NotFound) as exc:
-            c.errors["form"] = exc.message
+            c.errors["form"] = sentence(exc.message)
     if c.errors:
         return render(p, "deploy.html", values=v, errors=c.errors, states=STATES, **data)
     return redirect(p.url(f"/versions/{version.id}", tab="deployments"), f"Deployment {name} created.")
@@ -147,7 +147,7 @@ async def edit(request: Request) -> Response:
         try:
             await write(request, lambda s: resources.patch(s, INFERENCE_SERVICE, sid, values, None))
         except (Conflict, InvalidArgument) as exc:
-            c.errors["desired_state"] = exc.message
+            c.errors["desired_state"] = sentence(exc.message)
     if c.errors:
         return await show_deployment(request, c.errors, c.values)
     return redirect(f"{scope_prefix(request)}/deployments/{sid}", "Deployment saved.")
@@ -167,7 +167,7 @@ async def delete(request: Request) -> Response:
     try:
         problem, svc = await write(request, work)
     except Conflict as exc:
-        problem = exc.message
+        problem = sentence(exc.message)
     if problem:
         return await show_deployment(request, {"confirm": problem}, f)
     back = (

@@ -14,7 +14,19 @@ from modelreg.service import artifacts, catalog, history, resources, uploads
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, ModelregError, NotFound
 from modelreg.store.repository import PageRequest, Record
 from modelreg.ui import forms
-from modelreg.ui.web import SCOPES, Page, form, page, read, redirect, render, scope_prefix, ui, write
+from modelreg.ui.web import (
+    SCOPES,
+    Page,
+    form,
+    page,
+    read,
+    redirect,
+    render,
+    scope_prefix,
+    sentence,
+    ui,
+    write,
+)
 
 SORTS = {"updated": "LAST_UPDATE_TIME", "name": "NAME", "created": "CREATE_TIME"}
 SIZES = (10, 20, 50, 100)
@@ -227,7 +239,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             await write(request, lambda s: resources.patch(s, spec, id_, values, None))
         except InvalidArgument as exc:
-            return await again(request, details=exc.message, typed=f)
+            return await again(request, details=sentence(exc.message), typed=f)
         return back(request, id_, "Saved.")
 
     async def labels(request: Request) -> Response:
@@ -244,7 +256,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             await write(request, work)
         except InvalidArgument as exc:
-            return await again(request, labels=exc.message, typed=f)
+            return await again(request, labels=sentence(exc.message), typed=f)
         return back(request, id_, "Labels saved.")
 
     async def set_property(request: Request) -> Response:
@@ -272,7 +284,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             await write(request, work)
         except (InvalidArgument, AlreadyExists) as exc:
-            return await again(request, property=exc.message, typed=f)
+            return await again(request, property=sentence(exc.message), typed=f)
         return back(request, id_, f"Property {key} saved.")
 
     async def delete_property(request: Request) -> Response:
@@ -303,7 +315,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             problem = await write(request, work)
         except Conflict as exc:
-            problem = exc.message
+            problem = sentence(exc.message)
         if problem:
             return await again(request, archive=problem, typed=f)
         return back(request, id_, "Archived.")
@@ -314,7 +326,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             await write(request, lambda s: resources.patch(s, spec, id_, {"state": "LIVE"}, None))
         except (Conflict, InvalidArgument) as exc:
-            return await again(request, restore=exc.message)
+            return await again(request, restore=sentence(exc.message))
         return back(request, id_, "Restored.")
 
     async def delete(request: Request) -> Response:
@@ -331,7 +343,7 @@ def _editing(spec: EntitySpec, param: str, show: Any, base: str) -> dict[str, An
         try:
             problem, parent = await write(request, work)
         except Conflict as exc:
-            problem, parent = exc.message, None
+            problem, parent = sentence(exc.message), None
         if problem:
             return await again(request, delete=problem, typed=f)
         prefix = scope_prefix(request)
@@ -422,7 +434,7 @@ async def register_model(request: Request) -> Response:
             "A model with this name already exists; pick another name, or register a new version of it."
         )
     except (Conflict, InvalidArgument) as exc:
-        c.errors["form"] = exc.message
+        c.errors["form"] = sentence(exc.message)
     if c.errors:
         return render(p, "register.html", mode="model", values=c.values, errors=c.errors)
     if v.get("location") == "upload":
@@ -477,7 +489,7 @@ async def register_version(request: Request) -> Response:
         except AlreadyExists:
             c.errors["version_name"] = f"{model['name']} already has a version with this name."
         except (Conflict, InvalidArgument, NotFound) as exc:
-            c.errors["form"] = exc.message
+            c.errors["form"] = sentence(exc.message)
     if c.errors:
         return render(p, "register.html", mode="version", model=model, values=c.values, errors=c.errors)
     if c.values.get("location") == "upload":

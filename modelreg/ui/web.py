@@ -186,6 +186,12 @@ async def control(request: Request, work: Callable[[Session], Any], *, write: bo
     return await run_in_threadpool(go)
 
 
+def sentence(message: str) -> str:
+    """A service message as the UI shows it: a capital first letter and a full stop."""
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
+
+
 def scope_prefix(request: Request) -> str:
     """What the registry's page addresses start with: "" or "/registries/<name>"."""
     registry = request.path_params.get("registry")
