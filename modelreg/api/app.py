@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from modelreg import __version__
-from modelreg.api import errors, openapi_docs
+from modelreg.api import errors, fastpath, openapi_docs
 from modelreg.api.admin_routes import admin_router
 from modelreg.api.extra_routes import extra_router
 from modelreg.api.health import health_router
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_requests=settings.access_log,
         unlimited=unlimited_body,
     )
+    fastpath.install(app, authorize)  # the registry's own routes, found and run without FastAPI's walk
     logging.getLogger("modelreg").setLevel(settings.log_level.upper())
     return app
 

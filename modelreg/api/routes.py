@@ -14,12 +14,13 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelreg.api import params, wire
+from modelreg.api.fastpath import lean
 from modelreg.api.openapi_docs import describe
 from modelreg.api.security import database, history_context
+from modelreg.api.threads import run_sync
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
@@ -32,15 +33,22 @@ def json_response(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def run(request: Request, work: Callable[[Session], Any], *, write: bool) -> Any:
-    """Run `work` in one transaction on a worker thread, so the event loop never blocks."""
+async def run(request: Request, work: Callable[[Session], Any], *, write: bool, keyed: bool = False) -> Any:
+    """Run `work` in one transaction on a worker thread, so the event loop never blocks.
+
+    `keyed` says the work reads one row by its key (get by id, find by name): on SQLite,
+    whose reads never wait for a writer (WAL), that takes a few microseconds, less than
+    the hop to a thread and back, so it runs right here."""
     context = history_context(request) if write else None
+    db = database(request)
 
     def in_transaction() -> Any:
-        with transaction(database(request), write=write, context=context) as session:
+        with transaction(db, write=write, context=context) as session:
             return work(session)
 
-    return await run_in_threadpool(in_transaction)
+    if keyed and not write and db.dialect == "sqlite":
+        return in_transaction()
+    return await run_sync(in_transaction)
 
 
 async def read_body(request: Request) -> bytes:
@@ -142,7 +150,7 @@ class EntityRoutes:
             records, token = await run(request, work, write=False)
             return json_response(wire.encode_list(spec, records, api, echo, token))
 
-        return handler
+        return lean(handler)
 
     def create(self, parent_kind: str | None = None, parent_param: str | None = None) -> Handler:
         spec, api = self.spec, self.api
@@ -165,7 +173,7 @@ class EntityRoutes:
             record = await run(request, work, write=True)
             return json_response(wire.encode(spec, record, api), 201)
 
-        return handler
+        return lean(handler)
 
     def upsert_in(self, parent_kind: str, parent_param: str) -> Handler:
         """POST /model_versions/{id}/artifacts: create, or update/link by id, as upstream."""
@@ -183,7 +191,7 @@ class EntityRoutes:
             record, created = await run(request, work, write=True)
             return json_response(wire.encode(spec, record, api), 201 if created else 200)
 
-        return handler
+        return lean(handler)
 
     def get(self) -> Handler:
         spec, api = self.spec, self.api
@@ -191,11 +199,11 @@ class EntityRoutes:
         async def handler(request: Request) -> Response:
             id_ = self.item_id(request)
             record = await run(
-                request, lambda s: resources.get(s, spec, id_, variant=self.variant), write=False
+                request, lambda s: resources.get(s, spec, id_, variant=self.variant), write=False, keyed=True
             )
             return json_response(wire.encode(spec, record, api))
 
-        return handler
+        return lean(handler)
 
     def patch(self) -> Handler:
         spec, api = self.spec, self.api
@@ -220,7 +228,7 @@ class EntityRoutes:
             record = await run(request, work, write=True)
             return json_response(wire.encode(spec, record, api))
 
-        return handler
+        return lean(handler)
 
     def delete(self) -> Handler:
         spec = self.spec
@@ -230,7 +238,7 @@ class EntityRoutes:
             await run(request, lambda s: resources.delete(s, spec, id_, variant=self.variant), write=True)
             return Response(status_code=204)
 
-        return handler
+        return lean(handler)
 
     def find(self) -> Handler:
         spec, api = self.spec, self.api
@@ -240,6 +248,14 @@ class EntityRoutes:
             name = params.optional_text(q, "name")
             external_id = params.optional_text(q, "externalId")
             parent_id = params.optional_id(q, "parentResourceId")
+            # An index leads with what the query names (a unique name within a parent
+            # needs the parent): then it is one row by key.
+            keyed = (
+                external_id is not None
+                or parent_id is not None
+                or spec.parent is None
+                or not spec.name_unique
+            )
             record = await run(
                 request,
                 lambda s: resources.find(
@@ -251,10 +267,11 @@ class EntityRoutes:
                     variant=self.variant,
                 ),
                 write=False,
+                keyed=keyed,
             )
             return json_response(wire.encode(spec, record, api))
 
-        return handler
+        return lean(handler)
 
 
 def _view_kind(spec: EntitySpec, variant: str) -> str:

@@ -13,8 +13,8 @@ import hmac
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
+from modelreg.api.threads import run_sync
 from modelreg.service import access, history
 from modelreg.service.errors import Forbidden, Unauthenticated
 from modelreg.service.principals import ANONYMOUS, ROLES, Principal
@@ -73,7 +73,7 @@ async def authorize(request: Request) -> None:
         principal = auth.authenticate(headers)
     else:
         try:
-            principal = await run_in_threadpool(auth.authenticate, headers)
+            principal = await run_sync(auth.authenticate, headers)
         except Unauthenticated:
             if not (request.state.via_cookie and need == access.PUBLIC):
                 raise
@@ -95,7 +95,7 @@ async def authorize(request: Request) -> None:
                     session, principal, name, need, anonymous_read=anonymous_read, read_only=read_only
                 )
 
-        await run_in_threadpool(check)
+        await run_sync(check)
 
 
 def database(request: Request) -> Database:

@@ -44,6 +44,7 @@ class Authenticator:
         self.control = control
         self.single_user = not settings.auth_enabled()
         self.local_name = settings.single_user_name or _login_name()
+        self._local = Principal(self.local_name, admin=True, method="single-user")  # immutable: one for all
         self.admin_users = set(settings.admin_users)
         self.admin_groups = set(settings.admin_groups)
         self.user_header = (settings.proxy_user_header or "").lower() or None
@@ -63,7 +64,7 @@ class Authenticator:
 
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         if self.single_user:
-            return Principal(self.local_name, admin=True, method="single-user")
+            return self._local
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, credential = auth.partition(" ")

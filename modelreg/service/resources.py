@@ -145,7 +145,7 @@ def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, n
         for kind in spec.parent.kinds:
             pspec = BY_KIND[kind]
             t = TABLES[kind]
-            if Repository(session, pspec).update_where([t.c.id == parent_id], {"update_time": now}):
+            if Repository(session, pspec).touch(parent_id, now):
                 spec = pspec
                 if pspec.parent is None:
                     return

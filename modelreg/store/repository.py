@@ -33,6 +33,13 @@ MAX_TOKEN_LENGTH = 1024
 # what SQLite took to run it.
 _BY_ID = {kind: select(t).where(t.c.id == bindparam("id")) for kind, t in TABLES.items()}
 _HAS_ID = {kind: select(exists().where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
+_NEW_ID = insert(resource_ids)
+_INSERT = {kind: insert(t) for kind, t in TABLES.items()}
+_TOUCH = {
+    kind: update(t).where(t.c.id == bindparam("touch_id")).values(update_time=bindparam("touch_time"))
+    for kind, t in TABLES.items()
+}
+_INSERT_PROPERTIES = insert(custom_properties)
 _cp = custom_properties.c
 _PROPERTIES = (
     select(
@@ -229,10 +236,10 @@ class Repository:
     # writes
 
     def insert(self, values: dict[str, Any], properties: CustomProperties) -> Record:
-        result: Any = self.session.execute(insert(resource_ids).values(kind=self.spec.kind))
+        result: Any = self.session.execute(_NEW_ID, {"kind": self.spec.kind})
         new_id = result.inserted_primary_key
         row = {"id": int(new_id[0]), **values}
-        self._guard(lambda: self.session.execute(insert(self.table).values(**row)))
+        self._guard(lambda: self.session.execute(_INSERT[self.spec.kind], row))
         self._write_properties(row["id"], properties, replace=False)
         return Record(row, dict(properties))
 
@@ -245,6 +252,11 @@ class Repository:
             )
         if properties is not None:
             self._write_properties(id_, properties, replace=True)
+
+    def touch(self, id_: int, now: int) -> int:
+        """Set one row's update_time; how many rows that was (0 or 1)."""
+        result = self.session.execute(_TOUCH[self.spec.kind], {"touch_id": id_, "touch_time": now})
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def update_where(self, conds: Sequence[ColumnElement[bool]], values: dict[str, Any]) -> int:
         result = self.session.execute(update(self.table).where(*conds).values(**values))
@@ -263,7 +275,7 @@ class Repository:
             self.session.execute(delete(custom_properties).where(custom_properties.c.resource_id == id_))
         if properties:
             rows = [_property_row(id_, k, v) for k, v in properties.items()]
-            self.session.execute(insert(custom_properties), rows)
+            self.session.execute(_INSERT_PROPERTIES, rows)
 
     def _guard(self, op: Any) -> None:
         try:

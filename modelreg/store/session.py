@@ -5,11 +5,46 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelreg.store.files import FileStore
+
+
+class ReadSession:
+    """What the read paths use of a Session (execute, get_bind, info), on one Core connection.
+
+    Reads run Core statements only; an ORM Session around them cost more than the two
+    queries of a get by id (its transaction bookkeeping on begin, execute and rollback).
+    The connection's transaction is the same: begun by the first statement, rolled back
+    at the end.
+    """
+
+    __slots__ = ("_conn", "info")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.info: dict[str, Any] = {}
+
+    def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self._conn.execute(statement, params, **kw)
+
+    def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self._conn.scalar(statement, params, **kw)
+
+    def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self._conn.scalars(statement, params, **kw)
+
+    def get_bind(self, *args: Any, **kw: Any) -> Connection:
+        return self._conn
+
+    def connection(self, *args: Any, **kw: Any) -> Connection:
+        return self._conn
+
+    def rollback(self) -> None:
+        self._conn.rollback()
 
 
 class Database:
@@ -41,12 +76,12 @@ class Database:
 
     @contextmanager
     def read_only(self) -> Iterator[Session]:
-        """A session for reads; it never commits, and so never writes."""
-        with self._sessions() as session:
+        """A session for reads (Core statements only); it never commits, and so never writes."""
+        with self.engine.connect() as conn:
             try:
-                yield session
+                yield cast(Session, ReadSession(conn))
             finally:
-                session.rollback()
+                conn.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

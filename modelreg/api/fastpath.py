@@ -1,0 +1,204 @@
+"""Route lookup and dispatch for the registry's own handlers, without FastAPI's per-request machinery.
+
+FastAPI (0.16x) finds a route by walking every included router in turn and asking each
+route whether it matches, with scope bookkeeping around every question: a request for
+the last route of the app paid about 600 us before its handler ran, and a get-by-id
+about 60 us, as much as its two queries. Then it solves the route's dependencies.
+
+`FastRoutes` stands where the router stands (inside the exception middleware, so errors
+take the same handlers) and finds, in one regular expression per method and path depth,
+the first route in the app's own order that matches the path and the method: the one
+FastAPI would pick. When that is a lean route (an endpoint marked by `lean`, which takes
+the request alone, under exactly the `authorize` dependency) it sets the scope as the
+router does (`route`, `endpoint`, `path_params`), calls `authorize` and the endpoint,
+and sends the response. Everything else (no match, a 405, any other route, dependency
+overrides) goes to the router as before. If the app holds a kind of route this module
+does not know, it sends everything to the router.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["FastRoutes", "install", "lean"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+_LEAN = "_modelreg_lean"
+_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+def lean(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint that takes the request alone and returns a Response itself."""
+    setattr(endpoint, _LEAN, True)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class _Entry:
+    regex: str  # the route's full path pattern, its groups unnamed
+    params: tuple[str, ...]
+    convertors: tuple[Any, ...]
+    methods: frozenset[str] | None  # None: any method (never a lean route)
+    route: Any
+    fast: bool
+    depth: int | None  # slashes in the paths it matches; None: any number
+
+
+def _entry(path: str, route: Any, methods: frozenset[str] | None, fast: bool) -> _Entry | None:
+    regex, _, convertors = compile_path(path)
+    pattern = regex.pattern.removeprefix("^").removesuffix("$")
+    unnamed = _GROUP.sub("(", pattern)
+    if re.compile(unnamed).groups != len(convertors):
+        return None  # a convertor with groups of its own: not ours to parse
+    variable = any(re.fullmatch(c.regex, "a/b") is not None for c in convertors.values())
+    return _Entry(
+        regex=unnamed,
+        params=tuple(convertors),
+        convertors=tuple(convertors.values()),
+        methods=methods,
+        route=route,
+        fast=fast,
+        depth=None if variable else path.count("/"),
+    )
+
+
+def _flatten(routes: list[Any], prefix: str, deps: tuple[Any, ...], out: list[_Entry], guard: Any) -> bool:
+    """The app's routes in the order its router tries them; False on a kind not known here."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = route.include_context
+            child_deps = deps + tuple(d.dependency for d in context.dependencies)
+            if not _flatten(list(included.routes), prefix + context.prefix, child_deps, out, guard):
+                return False
+            if getattr(included, "_low_priority_routes", None):
+                return False
+            continue
+        if isinstance(route, APIRoute):
+            all_deps = deps + tuple(d.dependency for d in route.dependencies)
+            fast = bool(getattr(route.endpoint, _LEAN, False)) and all_deps == (guard,)
+            entry = _entry(prefix + route.path, route, frozenset(route.methods or ()), fast)
+        elif type(route) is Route:
+            entry = _entry(
+                prefix + route.path, route, frozenset(route.methods) if route.methods else None, False
+            )
+        else:
+            return False
+        if entry is None:
+            return False
+        out.append(entry)
+    return True
+
+
+class FastRoutes:
+    """Finds lean routes quickly and runs them; hands every other request to `fallback`
+    (the router, or the layers around it)."""
+
+    def __init__(self, app: FastAPI, fallback: ASGIApp, guard: Callable[[Request], Awaitable[None]]) -> None:
+        self.app = app
+        self.fallback = fallback
+        self.guard = guard
+        entries: list[_Entry] = []
+        self.enabled = _flatten(list(app.router.routes), "", (), entries, guard) and not getattr(
+            app.router, "_low_priority_routes", None
+        )
+        self.entries = entries
+        self._tables: dict[tuple[str, int], tuple[re.Pattern[str], dict[int, _Entry]] | None] = {}
+
+    def _table(self, method: str, depth: int) -> tuple[re.Pattern[str], dict[int, _Entry]] | None:
+        """One alternation of every route that may take `method` at this depth, in order:
+        the first alternative that matches is the first route that does."""
+        key = (method, depth)
+        if key in self._tables:
+            return self._tables[key]
+        parts: list[str] = []
+        groups: dict[int, _Entry] = {}
+        group = 1
+        for e in self.entries:
+            if e.depth not in (None, depth) or (e.methods is not None and method not in e.methods):
+                continue
+            parts.append(f"({e.regex})")
+            groups[group] = e
+            group += 1 + len(e.params)
+        table = (re.compile("^(?:" + "|".join(parts) + ")$"), groups) if parts else None
+        self._tables[key] = table
+        return table
+
+    def _find(self, method: str, path: str) -> tuple[_Entry, dict[str, Any]] | None:
+        table = self._table(method, path.count("/"))
+        if table is None:
+            return None
+        pattern, groups = table
+        m = pattern.match(path)
+        if m is None:
+            return None
+        index = m.lastindex or 0  # the matched alternative's own group: it closed last
+        entry = groups[index]
+        values = m.groups()[index : index + len(entry.params)]
+        return entry, {
+            name: conv.convert(v)
+            for name, conv, v in zip(entry.params, entry.convertors, values, strict=True)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.enabled or scope["type"] != "http" or self.app.dependency_overrides:
+            await self.fallback(scope, receive, send)
+            return
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root:
+            if not path.startswith(root):
+                root = ""
+            elif path == root:
+                path = ""
+            elif path[len(root)] == "/":
+                path = path[len(root) :]
+        found = self._find(scope["method"], path)
+        if found is None or not found[0].fast:
+            await self.fallback(scope, receive, send)
+            return
+        entry, params = found
+        route: APIRoute = entry.route
+        scope.setdefault("router", self.app.router)
+        scope["endpoint"] = route.endpoint
+        scope["route"] = route
+        scope["path_params"] = {**scope.get("path_params", {}), **params}
+        request = Request(scope, receive, send)
+        await self.guard(request)
+        response: Response = await route.endpoint(request)
+        await response(scope, receive, send)
+
+
+def install(app: FastAPI, guard: Callable[[Request], Awaitable[None]]) -> None:
+    """Put FastRoutes in the app's middleware stack when it is built: just inside the
+    exception middleware, so that errors meet the same handlers.
+
+    FastAPI's innermost layer opens an AsyncExitStack per request, for the files of form
+    bodies and for dependencies with yield; lean routes have neither, so FastRoutes sits
+    outside it and hands it (and the router inside) every other request."""
+    build = app.build_middleware_stack
+
+    def build_with_fast_routes() -> ASGIApp:
+        stack = build()
+        chain: list[Any] = [stack]
+        while getattr(chain[-1], "app", None) is not None and chain[-1] is not app.router:
+            chain.append(chain[-1].app)
+        if chain[-1] is not app.router or len(chain) < 2:
+            return stack  # not the stack this module knows: leave it as it is
+        at = len(chain) - 2  # the layer whose app is the router
+        if type(chain[at]).__name__ == "AsyncExitStackMiddleware" and at >= 1:
+            at -= 1
+        chain[at].app = FastRoutes(app, chain[at].app, guard)
+        return stack
+
+    app.build_middleware_stack = build_with_fast_routes  # type: ignore[method-assign]
