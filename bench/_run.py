@@ -41,7 +41,7 @@ class Options:
     out: Path | None = None
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     nodelay: bool = True
-    client: str = "httpx"  # or "raw": the minimal client of _rawhttp
+    client: str = "aiohttp"  # or "httpx", or "raw": the minimal client of _rawhttp
     access_log: bool = True
     keep_data: bool = False
 

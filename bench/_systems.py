@@ -90,6 +90,10 @@ class Conn:
         self.client: Any
         if client == "raw":
             self.client = RawClient(base_url)
+        elif client == "aiohttp":
+            from bench._aiohttp import AiohttpClient
+
+            self.client = AiohttpClient(base_url)
         else:
             limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=None)
             self.client = httpx.AsyncClient(
