@@ -49,10 +49,23 @@ class Settings(BaseSettings):
     admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
-    oidc_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json
+    oidc_jwks_url: str | None = None  # default: the jwks_uri of the issuer's discovery document
     oidc_username_claim: str = "preferred_username"
     oidc_groups_claim: str = "groups"
     oidc_leeway_seconds: int = 30
+    # Browser sign-in through the provider (authorization code flow with PKCE): on when a
+    # client id is set. The secret only for a confidential client. The callback to register
+    # at the provider is <this server's URL>/signin/oidc/callback (oidc_redirect_uri when
+    # modelreg cannot tell its public URL, e.g. behind a proxy that rewrites the host).
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_provider_name: str | None = None  # on the sign-in button; default: the issuer's host
+    oidc_redirect_uri: str | None = None
+    # Signs the short-lived cookie that carries a sign-in through the provider. Default: one
+    # derived from oidc_client_secret, else a random one per process (so set it when several
+    # workers or replicas serve a public client).
+    signin_secret: SecretStr | None = None
     proxy_user_header: str | None = None  # e.g. X-Forwarded-User (OpenShift oauth-proxy)
     proxy_groups_header: str | None = None  # e.g. X-Forwarded-Groups, comma-separated
     # KServe's storage initializer calls without a token: the registries named here may be

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from modelreg.service import tokens
-from modelreg.service.errors import InvalidArgument, Unauthenticated
+from modelreg.service import oidc, tokens
+from modelreg.service.errors import InvalidArgument, Unauthenticated, Unavailable
 from modelreg.service.principals import ANONYMOUS, Principal
 from modelreg.settings import Settings
 from modelreg.store.schema import api_tokens, group_members, users
@@ -30,8 +30,8 @@ LAST_USED_EVERY_MS = 60_000
 @dataclass(frozen=True)
 class OidcConfig:
     issuer: str
-    audience: str
-    jwks_url: str
+    audiences: tuple[str, ...]  # the API's audience, and the UI's client id: its ID tokens sign browsers in
+    jwks_url: str | None  # None: the one the issuer's discovery document names
     username_claim: str
     groups_claim: str
     leeway_s: int
@@ -52,11 +52,12 @@ class Authenticator:
         self.oidc: OidcConfig | None = None
         self._jwks: Any = None
         if settings.oidc_issuer:
-            issuer = settings.oidc_issuer.rstrip("/")
+            audience = settings.oidc_audience or "modelreg"
+            client = settings.oidc_client_id
             self.oidc = OidcConfig(
                 issuer=settings.oidc_issuer,
-                audience=settings.oidc_audience or "modelreg",
-                jwks_url=settings.oidc_jwks_url or f"{issuer}/.well-known/jwks.json",
+                audiences=(audience, client) if client and client != audience else (audience,),
+                jwks_url=settings.oidc_jwks_url,
                 username_claim=settings.oidc_username_claim,
                 groups_claim=settings.oidc_groups_claim,
                 leeway_s=settings.oidc_leeway_seconds,
@@ -95,28 +96,21 @@ class Authenticator:
         assert self.oidc is not None
         try:
             if self._jwks is None:
-                self._jwks = jwt.PyJWKClient(self.oidc.jwks_url, cache_keys=True, lifespan=300)
-            key = self._jwks.get_signing_key_from_jwt(credential)
-            claims = jwt.decode(
+                url = self.oidc.jwks_url or oidc.discover(self.oidc.issuer).jwks_uri
+                self._jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+            claims = oidc.decode(
                 credential,
-                key.key,
-                algorithms=["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"],
-                audience=self.oidc.audience,
+                self._jwks,
                 issuer=self.oidc.issuer,
-                leeway=self.oidc.leeway_s,
-                options={"require": ["exp", "iss", "aud"]},
+                audience=self.oidc.audiences,
+                leeway_s=self.oidc.leeway_s,
+                require=["exp", "iss", "aud"],
             )
-        except jwt.PyJWKClientConnectionError:
-            log.warning("cannot fetch the identity provider's keys from %s", self.oidc.jwks_url)
+        except Unavailable:
+            log.warning(
+                "cannot fetch the identity provider's keys (from %s)", self.oidc.jwks_url or "discovery"
+            )
             raise Unauthenticated("the identity provider's keys cannot be fetched; try again later") from None
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated("the token was issued for another audience") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated("the token was issued by another identity provider") from None
-        except (jwt.PyJWTError, ValueError):
-            raise Unauthenticated("the token is not valid: bad signature or malformed") from None
         name = claims.get(self.oidc.username_claim) or claims.get("sub")
         if not isinstance(name, str) or not name:
             raise Unauthenticated(f"the token carries no {self.oidc.username_claim!r} claim")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from modelreg.ui import admin, deployments, pages
+from modelreg.ui import admin, deployments, pages, signin
 from modelreg.ui.web import HERE, install, ui
 
 __all__ = ["install", "ui_router"]
@@ -41,6 +41,7 @@ def ui_router() -> APIRouter:
     pages.add_routes(router)
     deployments.add_routes(router)
     admin.add_routes(router)
+    signin.add_routes(router)
     for name, media_type in STATIC.items():
         router.add_api_route(f"/ui/static/{name}", _static(name, media_type), methods=["GET"],  # type: ignore[arg-type]
                              openapi_extra=ui("public"), include_in_schema=False)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Sign-in and the administration pages: registries, permissions, tokens."""
+"""The administration pages: registries, permissions, tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelreg.api import params
-from modelreg.api.security import SESSION_COOKIE
 from modelreg.service import access, history, tokens
-from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unauthenticated
+from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from modelreg.service.principals import ROLES, SUBJECT_KINDS
 from modelreg.service.registries import DEFAULT, Registries
 from modelreg.ui.web import control, form, page, redirect, render, sentence, ui
@@ -23,52 +22,6 @@ ADMIN = "/admin"
 def _registries(request: Request) -> Registries:
     registries: Registries = request.app.state.registries
     return registries
-
-
-def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/models"
-    return target
-
-
-# ---------------------------------------------------------------- sign-in
-
-
-async def signin_form(request: Request) -> Response:
-    p = await page(request)
-    return render(p, "signin.html", next=_safe_next(request.query_params.get("next")), errors={}, values={})
-
-
-async def signin(request: Request) -> Response:
-    p = await page(request)
-    f = await form(request)
-    token = f.get("token", "").strip()
-    target = _safe_next(f.get("next"))
-    errors: dict[str, str] = {}
-    auth = request.app.state.authenticator
-    if auth.single_user:
-        return redirect(target)
-    if not token:
-        errors["token"] = "Paste the API token an administrator gave you."
-    else:
-        try:
-            who = await run_in_threadpool(auth.authenticate, {"authorization": f"Bearer {token}"})
-            if who.anonymous:
-                errors["token"] = "That token does not sign anyone in."
-        except Unauthenticated as exc:
-            errors["token"] = sentence(exc.message)
-    if errors:
-        return render(p, "signin.html", next=target, errors=errors, values={})
-    response = redirect(target)
-    secure = request.url.scheme == "https"
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
-    return response
-
-
-async def signout(request: Request) -> Response:
-    response = redirect("/signin")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
 
 
 # ---------------------------------------------------------------- registries
@@ -315,9 +268,6 @@ def add_routes(router: APIRouter) -> None:
     def add(path: str, handler: Any, method: str, rule: str) -> None:
         router.add_api_route(path, handler, methods=[method], openapi_extra=ui(rule), include_in_schema=False)
 
-    add("/signin", signin_form, "GET", "public")
-    add("/signin", signin, "POST", "public")
-    add("/signout", signout, "POST", "public")
     add(f"{ADMIN}/registries", registries_get, "GET", "admin")
     add(f"{ADMIN}/registries", registry_create, "POST", "admin")
     add(f"{ADMIN}/registries/{{registry}}", registry_edit_get, "GET", "admin")

@@ -143,7 +143,13 @@ def render(p: Page | None, template: str, status: int = 200, **ctx: Any) -> HTML
 
 
 async def form(request: Request) -> dict[str, str]:
-    """An urlencoded form's fields (first value of each), after the CSRF check."""
+    """An urlencoded form's fields (first value of each), after the CSRF check.
+
+    A form signed in by the session cookie carries its CSRF field. Behind a trusted proxy
+    there is no cookie of ours to tie it to, so a form a browser says it posted from
+    another site (Sec-Fetch-Site) is refused outright."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        raise Forbidden("this form did not come from this site; reload the page and try again")
     body = (await request.body()).decode("utf-8", "replace")
     data = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
     if getattr(request.state, "via_cookie", False):

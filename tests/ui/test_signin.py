@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.access.conftest import bearer
-from tests.ui.conftest import csrf_of, no_trace
+from modelreg.api.app import create_app
+from modelreg.service.registry import upgrade_schema
+from modelreg.settings import Settings
+from tests.access.conftest import ADMIN_USER, bearer
+from tests.ui.conftest import browser, csrf_of, no_trace
 
 ADMIN_API = "/api/admin/v1"
 
@@ -85,3 +89,46 @@ def test_a_granted_user_sees_only_what_the_grant_allows(auth_ui: tuple[TestClien
     r = client.get("/admin/tokens")
     assert r.status_code == 403 and "You do not have access" in r.text
     no_trace(r)
+
+
+def test_behind_a_trusted_proxy_the_header_signs_in(tmp_path: Path) -> None:
+    """The proxy's user header is the signed-in user: no sign-in page, no signing out, the
+    grants of the user and of the groups the proxy names; a form posted from another site
+    is refused (there is no cookie of ours to tie a CSRF field to)."""
+    s = Settings(data_dir=tmp_path, access_log=False, admin_users=[ADMIN_USER],
+                 proxy_user_header="X-Forwarded-User", proxy_groups_header="X-Forwarded-Groups")  # fmt: skip
+    upgrade_schema(s)
+    with browser(create_app(s)) as client:
+        root = {"x-forwarded-user": ADMIN_USER, "accept": "application/json"}
+        for name in ("team-a", "team-b"):
+            assert (
+                client.post(f"{ADMIN_API}/registries", json={"name": name}, headers=root).status_code == 201
+            )
+        r = client.put(
+            f"{ADMIN_API}/registries/team-a/grants/group/ml-team", json={"role": "editor"}, headers=root
+        )
+        assert r.status_code == 200, r.text
+
+        dana = {"x-forwarded-user": "dana", "x-forwarded-groups": "ml-team, readers"}
+        r = client.get("/registries/team-a/models", headers=dana)
+        assert r.status_code == 200 and "dana (editor)" in r.text
+        assert "Sign out" not in r.text and "Register model" in r.text
+        assert client.get("/registries/team-b/models", headers=dana).status_code == 404
+        assert client.get("/admin/registries", headers=dana).status_code == 403
+        r = client.get("/signin?next=%2Fregistries%2Fteam-a%2Fmodels", headers=dana, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/registries/team-a/models"
+
+        form = {"name": "m1", "version_name": "1", "location": "uri", "uri": "oci://q/m:1", "csrf": ""}
+        r = client.post(
+            "/registries/team-a/models/new", data=form, headers={**dana, "sec-fetch-site": "cross-site"}
+        )
+        assert r.status_code == 403 and "did not come from this site" in r.text
+        r = client.post(
+            "/registries/team-a/models/new", data=form, headers={**dana, "sec-fetch-site": "same-origin"}
+        )
+        assert r.status_code == 200 and "Model registered." in r.text, r.text
+        no_trace(r)
+
+        # Without the header (the proxy bypassed, or not in front): the token sign-in.
+        r = client.get("/registries/team-a/models", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/signin?")
