@@ -241,9 +241,11 @@ async def oidc_callback(request: Request) -> Response:
         return _failed(request, 400, exc.message, target)
     except Unavailable as exc:
         return _failed(request, 502, exc.message, target)
-    # A page that moves on by itself rather than a redirect: a SameSite=Strict cookie is not
-    # sent on a redirect chain that began at another site (the provider), so the next page
-    # would look signed out. A navigation this page starts is same-site.
+    # A page that moves on by itself rather than a redirect: where a browser applies RFC
+    # 6265bis's rule that a redirect chain begun at another site (the provider) is cross-site,
+    # the SameSite=Strict session cookie would not come along and the page would look signed
+    # out (test_in_chromium_the_session_survives_the_trip). A navigation this page starts is
+    # same-site.
     response = render(None, "signed_in.html", target=target)
     response.delete_cookie(FLOW_COOKIE, path=START)
     _set_session(request, response, token)

@@ -15,6 +15,7 @@ import base64
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,26 +158,31 @@ class FakeIdp:
         ])  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[FakeIdp]:
-    """The fake provider, served by uvicorn in a thread on a free loopback port."""
-    idp = FakeIdp(Keys())
+def serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """`app` on a free loopback port by uvicorn in a thread: (port, server, thread)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    idp.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(idp.app(), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert server.started, "the fake identity provider did not start"
+    assert server.started, "the server did not start"
+    return str(sock.getsockname()[1]), server, thread
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[FakeIdp]:
+    """The fake provider, served by uvicorn in a thread on a free loopback port."""
+    idp = FakeIdp(Keys())
+    port, server, thread = serve(idp.app())
+    idp.url = f"http://127.0.0.1:{port}"
     try:
         yield idp
     finally:
         server.should_exit = True
         thread.join(10)
-        sock.close()
         oidc.forget_discovered()
 
 
@@ -404,3 +410,48 @@ def test_an_unreachable_provider(tmp_path: Path) -> None:
         r = site.client.get("/signin/oidc", follow_redirects=False)
         assert r.status_code == 502 and "discovery document cannot be read" in r.text
         no_trace(r)
+
+
+@pytest.mark.e2e
+def test_in_chromium_the_session_survives_the_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a browser that applies RFC 6265bis's rule that a redirect chain begun at another site
+    is cross-site (Chromium with CookieSameSiteConsidersRedirectChain), a plain redirect from
+    the callback would land signed out: the SameSite=Strict session cookie stays home. The
+    page that moves on by itself lands signed in. modelreg is at localhost, the provider at
+    127.0.0.1: two sites."""
+    from tests.ui.test_e2e import ARGS, CHROMIUM, _missing
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).exists():
+        _missing(f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    idp = FakeIdp(Keys())
+    idp.reset()
+    idp_port, idp_server, idp_thread = serve(idp.app())
+    idp.url = f"http://127.0.0.1:{idp_port}"
+    running = [(idp_server, idp_thread)]
+    sites = site_for(tmp_path, idp, admin_users=["dana"])
+    try:
+        site = next(sites)
+        port, server, thread = serve(site.app)
+        running.append((server, thread))
+        base = f"http://localhost:{port}"
+        monkeypatch.setattr(sys.modules[__name__], "CALLBACK", f"{base}/signin/oidc/callback")
+        with sync_playwright() as pw:
+            args = [*ARGS, "--enable-features=CookieSameSiteConsidersRedirectChain"]
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+            page = chromium.new_page()
+            page.goto(f"{base}/archived")
+            assert "/signin?next=%2Farchived" in page.url
+            page.click("text=Sign in with Test IdP")
+            page.wait_for_url(f"{base}/archived", timeout=10_000)
+            assert "dana (admin)" in page.inner_text("header")
+            chromium.close()
+    finally:
+        for server, thread in running:
+            server.should_exit = True
+            thread.join(10)
+        sites.close()
+        oidc.forget_discovered()
