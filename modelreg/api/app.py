@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="A model registry speaking the Kubeflow Model Registry REST API.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served by the UI from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.db = registries.control  # the default registry's
     app.state.registries = registries

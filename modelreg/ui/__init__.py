@@ -7,6 +7,7 @@ Every route declares its permission rule like the API's (`x-modelreg-role`, plus
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import Response
 
 from modelreg.ui import admin, deployments, pages, signin
@@ -18,6 +19,8 @@ STATIC = {
     "modelreg.css": "text/css; charset=utf-8",
     "modelreg.js": "text/javascript; charset=utf-8",
     "vendor/htmx.min.js": "text/javascript; charset=utf-8",
+    "vendor/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "vendor/swagger-ui.css": "text/css; charset=utf-8",
 }
 
 
@@ -35,9 +38,25 @@ async def home(request: Request) -> Response:
     return await pages.models_list(request)
 
 
+async def api_docs(request: Request) -> Response:
+    """The API's Swagger UI, from the assets shipped in the package: FastAPI's own /docs
+    loads them from a CDN, which a registry on a closed network cannot reach."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="modelreg API",
+        swagger_js_url="/ui/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/ui/static/vendor/swagger-ui.css",
+        swagger_favicon_url="data:,",
+        oauth2_redirect_url=None,
+    )
+
+
 def ui_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.add_api_route("/", home, methods=["GET"], openapi_extra=ui("viewer"), include_in_schema=False)
+    router.add_api_route(
+        "/docs", api_docs, methods=["GET"], openapi_extra=ui("public"), include_in_schema=False
+    )
     pages.add_routes(router)
     deployments.add_routes(router)
     admin.add_routes(router)

@@ -4,8 +4,8 @@ Every FastAPI route declares the role it needs in `openapi_extra["x-modelreg-rol
 (modelreg.api.security); `authorize`, the dependency every included router carries,
 refuses a route without one. `rule_problems` is the completeness check the matrix runs
 first: a route with no rule, an unknown rule, or no `authorize` dependency is reported.
-FastAPI's own documentation routes (/openapi.json, /docs, /redoc) are plain Starlette
-routes that never reach `authorize`: they are public by design and listed here; any
+FastAPI's own OpenAPI document (/openapi.json) is a plain Starlette
+route that never reaches `authorize`: it is public by design and listed here; any
 other such route is a problem too.
 """
 
@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from modelreg.api.security import authorize, required_role
 
 RULES = ("public", "authenticated", "viewer", "editor", "owner", "admin")
-DOCS_ROUTES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_ROUTES = frozenset({"/openapi.json"})
 
 
 @dataclass(frozen=True)
