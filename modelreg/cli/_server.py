@@ -115,6 +115,7 @@ def serve(
         err=True,
     )
     typer.echo(f"modelreg {describe_mode(settings)}", err=True)
+    typer.echo(f"modelreg web UI at http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(
         "modelreg.api.app:app_from_env",
         factory=True,

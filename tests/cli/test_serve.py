@@ -85,6 +85,7 @@ def test_serve_answers_within_two_seconds_and_stops_cleanly(tmp_path: Path) -> N
         finally:
             out, err = _stop(proc)
         assert "modelreg serving http://127.0.0.1" in err
+        assert "modelreg web UI at http://127.0.0.1:" in err
         access = [line for line in out.splitlines() if '"request_id"' in line]
         assert len(access) >= 2, out
         if wall < 2.0:
