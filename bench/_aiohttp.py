@@ -15,6 +15,18 @@ import orjson
 
 from bench._rawhttp import RawResponse, _Stream
 
+
+class _Connector(aiohttp.TCPConnector):
+    """Remembers the transport of the connection it opened last (it holds one at most)."""
+
+    transport: Any = None
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        proto = await super()._create_connection(req, traces, timeout)
+        self.transport = proto.transport
+        return proto
+
+
 __all__ = ["AiohttpClient"]
 
 _JSON = {"content-type": "application/json"}
@@ -30,7 +42,7 @@ class AiohttpClient:
         self._streams: dict[int, _Stream] = {}  # one per connection, for Conn's TCP_NODELAY check
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=3600, enable_cleanup_closed=False)
+        connector = _Connector(limit=1, keepalive_timeout=3600, enable_cleanup_closed=False)
         self._session = aiohttp.ClientSession(
             base_url=self.base_url,
             connector=connector,
@@ -54,6 +66,11 @@ class AiohttpClient:
     def _stream(self, resp: aiohttp.ClientResponse) -> _Stream:
         conn = resp.connection
         transport = conn.transport if conn is not None else None
+        if transport is None:
+            # A response read whole with its headers has given its connection back to the
+            # pool before we look: it is the one the connector opened last.
+            connector = self._session.connector if self._session is not None else None
+            transport = getattr(connector, "transport", None)
         key = id(transport)
         stream = self._streams.get(key)
         if stream is None:
