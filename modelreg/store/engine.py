@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 
 def normalize_url(url: str) -> str:
@@ -78,17 +80,43 @@ def make_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any] |
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     connect_args = {"connect_timeout": 5, **(connect_args or {})}
+    postgres = backend == "postgresql"
     engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # PostgreSQL: a pooled connection is checked without a round trip (_postgres_alive);
+        # a "SELECT 1" before every request cost as much as the request's own query.
+        pool_pre_ping=not postgres,
         pool_recycle=1800,
         connect_args=connect_args,
     )
-    if backend == "postgresql":
+    if postgres:
         event.listen(engine, "connect", _postgres_settings)
+        event.listen(engine, "checkout", _postgres_alive)
     return engine
+
+
+def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has dropped, without asking the server.
+
+    An idle connection's socket has nothing to read: the server speaks only when asked
+    (no LISTEN here). Readable, hung up or in error means the server closed it (a restart,
+    a terminated backend, a cut network path that said so) or the driver already knows it
+    is broken: the pool then opens a new one (DisconnectionError), as pre-ping would. A
+    peer that vanished without a word is found by the query, whose error invalidates the
+    pool (SQLAlchemy's disconnect handling) and answers that request with 503.
+    """
+    if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+        raise DisconnectionError("the connection is closed")
+    try:
+        fd = dbapi_conn.pgconn.socket
+    except Exception:
+        raise DisconnectionError("the connection has no socket") from None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection")
 
 
 def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:
