@@ -20,7 +20,7 @@ from modelreg.api import params, wire
 from modelreg.api.fastpath import lean
 from modelreg.api.openapi_docs import describe
 from modelreg.api.security import database, history_context
-from modelreg.api.threads import run_sync
+from modelreg.api.threads import run_serial, run_sync
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
@@ -38,7 +38,8 @@ async def run(request: Request, work: Callable[[Session], Any], *, write: bool, 
 
     `keyed` says the work reads one row by its key (get by id, find by name): on SQLite,
     whose reads never wait for a writer (WAL), that takes a few microseconds, less than
-    the hop to a thread and back, so it runs right here."""
+    the hop to a thread and back, so it runs right here. Other SQLite reads take turns on
+    one thread (see `threads.run_serial`)."""
     context = history_context(request) if write else None
     db = database(request)
 
@@ -46,8 +47,10 @@ async def run(request: Request, work: Callable[[Session], Any], *, write: bool, 
         with transaction(db, write=write, context=context) as session:
             return work(session)
 
-    if keyed and not write and db.dialect == "sqlite":
-        return in_transaction()
+    if not write and db.dialect == "sqlite":
+        if keyed:
+            return in_transaction()
+        return await run_serial(in_transaction)
     return await run_sync(in_transaction)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 V1 = "v1"
 V1ALPHA3 = "v1alpha3"
@@ -30,6 +31,7 @@ class FieldType(Enum):
     STRING_LIST = "string_list"  # JSON array of strings, stored as JSON text
 
 
+@cache  # a handful of names, asked for on every request
 def snake(name: str) -> str:
     """`modelFormatName` -> `model_format_name`: the column a wire name lives in."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -85,6 +87,11 @@ class View:
     kind: str  # names its path parameter, e.g. "model_artifact"
 
 
+# What every request asks of a declaration, worked out once per spec (specs hash by identity).
+_ALL_FIELDS: dict[EntitySpec, tuple[Field, ...]] = {}
+_FIELDS_FOR: dict[tuple[EntitySpec, str | None, str], tuple[Field, ...]] = {}
+
+
 @dataclass(frozen=True, eq=False)
 class EntitySpec:
     """Everything the generic machinery needs to know about one kind of entity.
@@ -125,17 +132,24 @@ class EntitySpec:
 
         Keyed by column, not wire name: Metric's and Parameter's `value` are two columns.
         """
-        seen: dict[str, Field] = {f.column: f for f in self.fields}
-        for v in self.variants:
-            for f in v.fields:
-                seen.setdefault(f.column, f)
-        return tuple(seen.values())
+        found = _ALL_FIELDS.get(self)
+        if found is None:
+            seen: dict[str, Field] = {f.column: f for f in self.fields}
+            for v in self.variants:
+                for f in v.fields:
+                    seen.setdefault(f.column, f)
+            found = _ALL_FIELDS[self] = tuple(seen.values())
+        return found
 
     def fields_for(self, variant: str | None, api: str) -> tuple[Field, ...]:
         """The fields one wire shape carries: common ones plus its variant's, in this API."""
-        own = list(self.fields)
-        if variant is not None:
-            v = self.variant(variant)
-            if v is not None:
-                own.extend(v.fields)
-        return tuple(f for f in own if api in f.apis)
+        key = (self, variant, api)
+        found = _FIELDS_FOR.get(key)
+        if found is None:
+            own = list(self.fields)
+            if variant is not None:
+                v = self.variant(variant)
+                if v is not None:
+                    own.extend(v.fields)
+            found = _FIELDS_FOR[key] = tuple(f for f in own if api in f.apis)
+        return found

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select
@@ -51,6 +52,7 @@ def current_actor(session: Session) -> str | None:
     return ctx.actor if isinstance(ctx, Context) else None
 
 
+@cache
 def _wire_names(spec: EntitySpec) -> dict[str, str]:
     names = dict(_BASE)
     fields: Iterable[Field] = spec.all_fields()

@@ -19,7 +19,7 @@ from modelreg.entities.values import CustomProperties
 from modelreg.service import history, rules
 from modelreg.service.errors import AlreadyExists, InvalidArgument, MissingField, NotFound
 from modelreg.store.filter_parser import FilterSyntaxError
-from modelreg.store.filtering import FilterError, compile_filter, many_rows
+from modelreg.store.filtering import FilterError, cached_filter
 from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository, UniqueViolation
 from modelreg.store.schema import TABLES
 
@@ -44,15 +44,10 @@ def get(session: Session, spec: EntitySpec, id_: int, *, variant: str | None = N
     return record
 
 
-def parent_spec_of(session: Session, spec: EntitySpec, parent_id: int) -> EntitySpec:
-    """The kind of entity `parent_id` is, among those `spec` may hang under."""
+def _parent_not_found(spec: EntitySpec, parent_id: int) -> NotFound:
     assert spec.parent is not None
-    for kind in spec.parent.kinds:
-        pspec = BY_KIND[kind]
-        if Repository(session, pspec).has_id(parent_id):
-            return pspec
     labels = " or ".join(BY_KIND[k].label for k in spec.parent.kinds)
-    raise NotFound(f"{labels} with id {parent_id} not found")
+    return NotFound(f"{labels} with id {parent_id} not found")
 
 
 def require_exists(session: Session, kind: str, id_: int) -> None:
@@ -70,19 +65,14 @@ def find(
     variant: str | None = None,
 ) -> Record:
     """The one entity with this externalId, or this name (within `parent_id` if given)."""
-    t = TABLES[spec.kind]
-    conds: list[ColumnElement[bool]] = []
     if external_id is not None:
-        conds.append(t.c.external_id == external_id)
+        by, key = "external_id", external_id
     elif name is not None:
-        conds.append(t.c.name == name)
+        by, key = "name", name
     else:
         raise InvalidArgument("supply either name or externalId")
-    if parent_id is not None and spec.parent is not None:
-        conds.append(t.c.parent_id == parent_id)
-    if variant is not None:
-        conds.append(t.c.type == variant)
-    found = Repository(session, spec).select_where(*conds, limit=2)
+    in_parent = parent_id if spec.parent is not None else None
+    found = Repository(session, spec).find(by, key, in_parent, variant)
     label = _variant_label(spec, variant)
     if not found:
         what = f"externalId {external_id!r}" if external_id is not None else f"name {name!r}"
@@ -107,11 +97,8 @@ def list_page(
     if variant is not None:
         conds.append(t.c.type == variant)
     if filter_query:
-        dialect = session.get_bind().dialect.name
         try:
-            conds.append(
-                compile_filter(spec, filter_query, variant, dialect=dialect, estimate=many_rows(session))
-            )
+            conds.append(cached_filter(spec, filter_query, variant, session=session))
         except (FilterSyntaxError, FilterError) as exc:
             raise InvalidArgument(str(exc)) from None
     try:
@@ -138,25 +125,22 @@ def _duplicate(spec: EntitySpec, values: dict[str, Any], exc: UniqueViolation) -
     return AlreadyExists(f"{label} with name {values.get('name')!r} already exists{where}")
 
 
-def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, now: int) -> None:
-    """Move every ancestor's lastUpdateTimeSinceEpoch: a child's change is the parent's too."""
+def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, now: int) -> bool:
+    """Move every ancestor's lastUpdateTimeSinceEpoch: a child's change is the parent's too.
+
+    False when there is a `parent_id` and no entity of a kind `spec` may hang under has it."""
+    first = True
     while spec.parent is not None and parent_id is not None:
-        moved = False
         for kind in spec.parent.kinds:
             pspec = BY_KIND[kind]
-            t = TABLES[kind]
-            if Repository(session, pspec).touch(parent_id, now):
-                spec = pspec
-                if pspec.parent is None:
-                    return
-                row = session.execute(
-                    t.select().with_only_columns(t.c.parent_id).where(t.c.id == parent_id)
-                ).first()
-                parent_id = row[0] if row else None
-                moved = True
+            touched, grandparent = Repository(session, pspec).touch_up(parent_id, now)
+            if touched:
+                spec, parent_id = pspec, grandparent
                 break
-        if not moved:
-            return
+        else:
+            return not first
+        first = False
+    return True
 
 
 def create(
@@ -176,13 +160,15 @@ def create(
     for f in spec.fields_for(variant, "v1alpha3") + spec.fields_for(variant, "v1"):
         if values.get(f.column) is None and f.default is not None:
             values[f.column] = f.default
+    now = now_ms()
     if spec.parent is not None and values.get("parent_id") is not None:
-        parent_spec_of(session, spec, values["parent_id"])
+        # Touching the ancestors first finds the parent too (one statement, not two).
+        if not touch_ancestors(session, spec, values["parent_id"], now):
+            raise _parent_not_found(spec, values["parent_id"])
     elif spec.parent is not None and spec.parent.required:
         raise MissingField(f"required field '{spec.parent.field}' is zero value.")
     _check_references(session, spec, values)
     rules.before_create(session, spec, values, properties)
-    now = now_ms()
     values["create_time"] = now
     values["update_time"] = now
     if spec.archivable:
@@ -191,7 +177,6 @@ def create(
         record = Repository(session, spec).insert(values, properties)
     except UniqueViolation as exc:
         raise _duplicate(spec, values, exc) from None
-    touch_ancestors(session, spec, values.get("parent_id"), now)
     rules.after_create(session, spec, record)
     history.entity_change(session, "create", spec, None, record)
     return record

@@ -204,10 +204,13 @@ def many_rows(session: Session, cap: int = ESTIMATE_CAP) -> Estimate:
     collecting the matches (few) and probing the page's rows (many)."""
 
     def many(ids: Select[Any]) -> bool:
-        counted = select(func.count()).select_from(ids.limit(cap).subquery())
-        return int(session.execute(counted).scalar_one()) >= cap
+        return int(session.execute(_counted(ids, cap)).scalar_one()) >= cap
 
     return many
+
+
+def _counted(ids: Select[Any], cap: int) -> Select[Any]:
+    return select(func.count()).select_from(ids.limit(cap).subquery())
 
 
 def _text(expr: ColumnElement[Any] | str) -> ColumnElement[str]:
@@ -551,4 +554,71 @@ def compile_filter(
     return _Compiler(spec, variant, estimate if dialect == "sqlite" else None, join).compile(tree)
 
 
-__all__ = ["ESTIMATE_CAP", "FilterError", "compile_filter", "many_rows"]
+class _Plan:
+    """One query's compiled forms: the estimates it asks for (SQLite), and its condition
+    for each answer they have given so far."""
+
+    __slots__ = ("conditions", "estimates")
+
+    def __init__(
+        self,
+        estimates: list[tuple[str, tuple[Any, ...]]],
+        conditions: dict[tuple[bool, ...], ColumnElement[bool]],
+    ) -> None:
+        self.estimates = estimates
+        self.conditions = conditions
+
+
+def _driver_sql(stmt: Select[Any], session: Session) -> tuple[str, tuple[Any, ...]]:
+    """An estimate as SQLite's own SQL and parameters (the only database that asks for
+    estimates; its parameters need no conversion): run through SQLAlchemy, compiling
+    and caching it cost several times what SQLite took to count."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    assert compiled.positiontup is not None, "estimates are for qmark databases"
+    params = compiled.params
+    return compiled.string, tuple(params[name] for name in compiled.positiontup)
+
+
+PLAN_CACHE_SIZE = 512
+_plans: dict[tuple[str, str, str | None, str], _Plan] = {}
+
+
+def cached_filter(
+    spec: EntitySpec, query: str, variant: str | None, *, session: Session
+) -> ColumnElement[bool]:
+    """`compile_filter` for this session's database, each query text parsed and compiled
+    once per process.
+
+    Only what the text alone decides is kept: the condition's form for each answer of
+    the estimates (`many_rows`), which are asked again on every call, since they depend on
+    the data. Building the condition cost more than running it on a page of 100.
+    """
+    dialect = session.get_bind().dialect.name
+    key = (spec.kind, query, variant, dialect)
+    plan = _plans.get(key)
+    if plan is None:
+        asked: list[Select[Any]] = []
+
+        def record(ids: Select[Any]) -> bool:
+            asked.append(ids)
+            return False
+
+        condition = compile_filter(spec, query, variant, dialect=dialect, estimate=record)
+        estimates = [_driver_sql(_counted(ids, ESTIMATE_CAP), session) for ids in asked]
+        plan = _Plan(estimates, {(False,) * len(estimates): condition})
+        if len(_plans) >= PLAN_CACHE_SIZE:
+            _plans.pop(next(iter(_plans), key), None)  # the oldest; a race costs a recompile
+        _plans[key] = plan
+    conn = session.connection()
+    answers = tuple(
+        int(conn.exec_driver_sql(sql, params).scalar_one()) >= ESTIMATE_CAP for sql, params in plan.estimates
+    )
+    condition = plan.conditions.get(answers)  # type: ignore[assignment]
+    if condition is None:
+        given = iter(answers)
+        condition = compile_filter(spec, query, variant, dialect=dialect, estimate=lambda _ids: next(given))
+        plan.conditions[answers] = condition
+    return condition
+
+
+__all__ = ["ESTIMATE_CAP", "FilterError", "cached_filter", "compile_filter", "many_rows"]

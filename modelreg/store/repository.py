@@ -13,7 +13,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +43,31 @@ MAX_TOKEN_LENGTH = 1024
 
 # What every request runs, built once: building and hashing a statement cost several times
 # what SQLite took to run it.
-_BY_ID = {kind: select(t).where(t.c.id == bindparam("id")) for kind, t in TABLES.items()}
+_cp = custom_properties.c
+_PROPERTY_COLUMNS = (
+    _cp.name,
+    _cp.value_type,
+    _cp.string_value,
+    _cp.int_value,
+    _cp.double_value,
+    _cp.bool_value,
+    _cp.proto_type,
+)
+
+
+def _with_property_rows(entities: Select[Any]) -> Select[Any]:
+    """The entities `entities` selects, each joined to its property rows (one row per
+    property, or one with NULLs), properties in name order: one round trip, not two."""
+    e = entities.subquery("e")
+    props = [c.label(f"p_{c.name}") for c in _PROPERTY_COLUMNS]
+    return (
+        select(e, *props)
+        .select_from(e.outerjoin(custom_properties, _cp.resource_id == e.c.id))
+        .order_by(e.c.id, _cp.name)
+    )
+
+
+_BY_ID = {kind: _with_property_rows(select(t).where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
 _HAS_ID = {kind: select(exists().where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
 _NEW_ID = insert(resource_ids)
 _INSERT = {kind: insert(t) for kind, t in TABLES.items()}
@@ -39,22 +75,90 @@ _TOUCH = {
     kind: update(t).where(t.c.id == bindparam("touch_id")).values(update_time=bindparam("touch_time"))
     for kind, t in TABLES.items()
 }
+_INSERT_WITH_ID: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _insert_with_new_id(kind: str, columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the id's allocation and the entity's insert in one statement (a data-
+    modifying CTE), one round trip instead of two; built once per set of columns given."""
+    key = (kind, columns)
+    stmt = _INSERT_WITH_ID.get(key)
+    if stmt is None:
+        t = TABLES[kind]
+        new_id = (
+            insert(resource_ids).values(kind=bindparam("new_kind")).returning(resource_ids.c.id).cte("new_id")
+        )
+        given = {c: bindparam(f"v_{c}", type_=t.c[c].type) for c in columns}
+        stmt = _INSERT_WITH_ID[key] = (
+            insert(t)
+            .values(id=select(new_id.c.id).scalar_subquery(), **given)
+            .add_cte(new_id)
+            .returning(t.c.id)
+        )
+    return stmt
+
+
+# Where the database can say which row it touched and that row's parent in one statement.
+_TOUCH_UP = {
+    kind: update(t)
+    .where(t.c.id == bindparam("touch_id"))
+    .values(update_time=bindparam("touch_time"))
+    .returning(t.c.parent_id)
+    for kind, t in TABLES.items()
+    if "parent_id" in t.c
+}
 _INSERT_PROPERTIES = insert(custom_properties)
-_cp = custom_properties.c
-_PROPERTIES = (
-    select(
-        _cp.resource_id,
-        _cp.name,
-        _cp.value_type,
-        _cp.string_value,
-        _cp.int_value,
-        _cp.double_value,
-        _cp.bool_value,
-        _cp.proto_type,
-    )
-    .where(_cp.resource_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_cp.resource_id, _cp.name)
-)
+_FIND: dict[tuple[str, str, bool, bool], Select[Any]] = {}
+
+
+def _find_statement(kind: str, by: str, in_parent: bool, of_variant: bool) -> Select[Any]:
+    """At most two entities by one key column (within a parent, of a variant), with their
+    properties; built once per shape."""
+    key = (kind, by, in_parent, of_variant)
+    stmt = _FIND.get(key)
+    if stmt is None:
+        t = TABLES[kind]
+        conds = [t.c[by] == bindparam("key")]
+        if in_parent:
+            conds.append(t.c.parent_id == bindparam("parent_id"))
+        if of_variant:
+            conds.append(t.c.type == bindparam("variant"))
+        stmt = _FIND[key] = _with_property_rows(select(t).where(*conds).order_by(t.c.id).limit(2))
+    return stmt
+
+
+# The property rows of a page of ids, as driver SQL by paramstyle and count: an expanding
+# IN re-rendered its SQL on every call, which cost more than SQLite took to run it.
+_PROPERTIES_SQL: dict[tuple[str, int], str] = {}
+
+
+def _properties_sql(paramstyle: str, n: int) -> str:
+    key = (paramstyle, n)
+    sql = _PROPERTIES_SQL.get(key)
+    if sql is None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        columns = ", ".join(["resource_id", *(c.name for c in _PROPERTY_COLUMNS)])
+        sql = _PROPERTIES_SQL[key] = (
+            f"SELECT {columns} FROM custom_properties"
+            f" WHERE resource_id IN ({', '.join([mark] * n)}) ORDER BY resource_id, name"
+        )
+    return sql
+
+
+def _joined_records(result: Any) -> list[Record]:
+    """Records from rows of `_with_property_rows`, in their order."""
+    keys = list(result.keys())
+    n = len(keys) - len(_PROPERTY_COLUMNS)
+    keys = keys[:n]
+    out: list[Record] = []
+    last: Record | None = None
+    for row in result.all():
+        if last is None or last.values["id"] != row[0]:
+            last = Record(dict(zip(keys, row[:n], strict=True)), {})
+            out.append(last)
+        if row[n] is not None:
+            last.properties[row[n]] = _property_value(*row[n + 1 :])
+    return out
 
 
 def _dicts(result: Any) -> list[dict[str, Any]]:
@@ -170,10 +274,20 @@ class Repository:
     # reads
 
     def get(self, id_: int) -> Record | None:
-        rows = _dicts(self.session.execute(_BY_ID[self.spec.kind], {"id": id_}))
-        if not rows:
-            return None
-        return self._with_properties(rows)[0]
+        found = _joined_records(self.session.execute(_BY_ID[self.spec.kind], {"id": id_}))
+        return found[0] if found else None
+
+    def find(
+        self, by: str, key: Any, parent_id: int | None = None, variant: str | None = None
+    ) -> list[Record]:
+        """At most two entities whose column `by` holds `key` (in `parent_id`, of `variant`), by id."""
+        stmt = _find_statement(self.spec.kind, by, parent_id is not None, variant is not None)
+        params: dict[str, Any] = {"key": key}
+        if parent_id is not None:
+            params["parent_id"] = parent_id
+        if variant is not None:
+            params["variant"] = variant
+        return _joined_records(self.session.execute(stmt, params))
 
     def select_where(self, *conds: ColumnElement[bool], limit: int | None = None) -> list[Record]:
         stmt = select(self.table).where(*conds).order_by(self.table.c.id)
@@ -227,19 +341,38 @@ class Repository:
     def load_properties(self, ids: Iterable[int]) -> dict[int, CustomProperties]:
         out: dict[int, CustomProperties] = {}
         id_list = list(ids)
+        conn = self.session.connection()
+        paramstyle = conn.dialect.paramstyle
         for start in range(0, len(id_list), 1000):
-            chunk = id_list[start : start + 1000]
-            for rid, name, *value in self.session.execute(_PROPERTIES, {"ids": chunk}).all():
-                out.setdefault(rid, {})[name] = _property_value(*value)
+            chunk = tuple(id_list[start : start + 1000])
+            rows = conn.exec_driver_sql(_properties_sql(paramstyle, len(chunk)), chunk).all()
+            props: CustomProperties = {}
+            last = None
+            for rid, name, type_, text, int_, double, bool_, proto in rows:
+                if rid != last:
+                    props = out[rid] = {}
+                    last = rid
+                # _property_value, inline: a page of 100 has hundreds of these.
+                if type_ == "string":
+                    props[name] = PropertyValue("string", text or "", proto)
+                else:
+                    props[name] = _property_value(type_, text, int_, double, bool_, proto)
         return out
 
     # writes
 
     def insert(self, values: dict[str, Any], properties: CustomProperties) -> Record:
-        result: Any = self.session.execute(_NEW_ID, {"kind": self.spec.kind})
-        new_id = result.inserted_primary_key
-        row = {"id": int(new_id[0]), **values}
-        self._guard(lambda: self.session.execute(_INSERT[self.spec.kind], row))
+        kind = self.spec.kind
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = _insert_with_new_id(kind, tuple(values))
+            params = {f"v_{k}": v for k, v in values.items()}
+            params["new_kind"] = kind
+            new_id = self._guard(lambda: self.session.execute(stmt, params).scalar_one())
+            row = {"id": int(new_id), **values}
+        else:
+            result: Any = self.session.execute(_NEW_ID, {"kind": kind})
+            row = {"id": int(result.inserted_primary_key[0]), **values}
+            self._guard(lambda: self.session.execute(_INSERT[kind], row))
         self._write_properties(row["id"], properties, replace=False)
         return Record(row, dict(properties))
 
@@ -257,6 +390,21 @@ class Repository:
         """Set one row's update_time; how many rows that was (0 or 1)."""
         result = self.session.execute(_TOUCH[self.spec.kind], {"touch_id": id_, "touch_time": now})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def touch_up(self, id_: int, now: int) -> tuple[bool, int | None]:
+        """Set one row's update_time: whether there was such a row, and its parent_id."""
+        stmt = _TOUCH_UP.get(self.spec.kind)
+        if stmt is not None and self.session.get_bind().dialect.update_returning:
+            row = self.session.execute(stmt, {"touch_id": id_, "touch_time": now}).first()
+            return (row is not None, row[0] if row is not None else None)
+        if not self.touch(id_, now):
+            return False, None
+        if "parent_id" not in self.table.c:
+            return True, None
+        parent = self.session.execute(
+            select(self.table.c.parent_id).where(self.table.c.id == id_)
+        ).scalar_one_or_none()
+        return True, parent
 
     def update_where(self, conds: Sequence[ColumnElement[bool]], values: dict[str, Any]) -> int:
         result = self.session.execute(update(self.table).where(*conds).values(**values))
@@ -277,8 +425,8 @@ class Repository:
             rows = [_property_row(id_, k, v) for k, v in properties.items()]
             self.session.execute(_INSERT_PROPERTIES, rows)
 
-    def _guard(self, op: Any) -> None:
+    def _guard(self, op: Any) -> Any:
         try:
-            op()
+            return op()
         except IntegrityError as exc:
             raise UniqueViolation("external_id" in str(exc.orig)) from None

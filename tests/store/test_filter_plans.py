@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from modelreg.entities import BY_KIND
+from modelreg.store import filtering
 from modelreg.store.filtering import compile_filter
 from modelreg.store.schema import STRING_PREFIX, TABLES
 from tests.conftest import V1
@@ -74,3 +75,30 @@ def test_plan_forms_select_the_same_rows(seeded: TestClient, query: str) -> None
     assert names(compile_filter(spec, query, dialect="postgresql")) == default
     via_api = seeded.get(f"{V1}/registered_models", params={"filterQuery": query}).json()["items"]
     assert sorted(m["name"] for m in via_api) == default
+
+
+@pytest.mark.parametrize("cap", [1, 5000])
+def test_cached_plans_answer_as_compiled_ones(
+    seeded: TestClient, cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's compiled forms are kept per text; the estimates are asked again each time,
+    and a form is compiled for each answer they give (cap 1: every estimate says "many")."""
+    monkeypatch.setattr(filtering, "ESTIMATE_CAP", cap)
+    monkeypatch.setattr(filtering, "_plans", {})
+    spec = BY_KIND["registered_model"]
+    db = seeded.app.state.db  # type: ignore[attr-defined]
+    t = TABLES["registered_model"]
+    for query in QUERIES:
+        with db.read_only() as session:
+            expected = list(
+                session.execute(
+                    select(t.c.name).where(compile_filter(spec, query)).order_by(t.c.name)
+                ).scalars()
+            )
+        for _ in range(2):
+            items = seeded.get(f"{V1}/registered_models", params={"filterQuery": query}).json()["items"]
+            assert sorted(m["name"] for m in items) == expected, query
+    assert len(filtering._plans) == len(QUERIES)
+    with db.read_only() as session:
+        first = filtering.cached_filter(spec, QUERIES[0], None, session=session)
+        assert filtering.cached_filter(spec, QUERIES[0], None, session=session) is first
