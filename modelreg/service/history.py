@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec, Field
 from modelreg.service.errors import InvalidArgument
-from modelreg.store.repository import Record
+from modelreg.store.repository import Record, insert_sql
 from modelreg.store.schema import events
 
 SERVER = ""  # the registry column of server-level events (tokens, registries)
@@ -101,20 +101,22 @@ def record(
     registry: str | None = None,
 ) -> None:
     ctx = _context(session)
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "time": time.time_ns() // 1_000_000,
-            "registry": ctx.registry if registry is None else registry,
-            "actor": ctx.actor,
-            "action": action,
-            "entity_kind": entity_kind,
-            "entity_id": None if entity_id is None else str(entity_id),
-            "entity_name": entity_name,
-            "changes": json.dumps(changed, default=str, separators=(",", ":")),
-            "request_id": ctx.request_id,
-        },
-    )
+    row = {
+        "time": time.time_ns() // 1_000_000,
+        "registry": ctx.registry if registry is None else registry,
+        "actor": ctx.actor,
+        "action": action,
+        "entity_kind": entity_kind,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "entity_name": entity_name,
+        "changes": json.dumps(changed, default=str, separators=(",", ":")),
+        "request_id": ctx.request_id,
+    }
+    conn = session.connection()
+    if conn.dialect.paramstyle == "qmark":  # SQLite: see Repository.insert
+        conn.exec_driver_sql(*insert_sql(events, row))
+    else:
+        session.execute(_INSERT_EVENT, row)
 
 
 def entity_change(
