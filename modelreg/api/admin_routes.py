@@ -258,17 +258,7 @@ def _grant_routes(router: APIRouter) -> None:
 
         def work(s: Session) -> dict[str, Any]:
             exists(request, registry)
-            before, row = access.put_grant(s, registry, subject_kind, subject, body.role, principal.name)
-            history.record(
-                s,
-                "grant",
-                "grant",
-                f"{subject_kind}:{subject}",
-                subject,
-                {"role": {"before": before, "after": body.role}},
-                registry=registry,
-            )
-            return row
+            return access.put_grant(s, registry, subject_kind, subject, body.role, principal.name)
 
         return json_response(_grant_wire(await _control(request, work, write=True)))
 
@@ -278,16 +268,7 @@ def _grant_routes(router: APIRouter) -> None:
     async def delete_grant(request: Request, registry: str, subject_kind: str, subject: str) -> Response:
         def work(s: Session) -> None:
             exists(request, registry)
-            before = access.remove_grant(s, registry, subject_kind, subject)
-            history.record(
-                s,
-                "revoke",
-                "grant",
-                f"{subject_kind}:{subject}",
-                subject,
-                {"role": {"before": before, "after": None}},
-                registry=registry,
-            )
+            access.remove_grant(s, registry, subject_kind, subject)
 
         await _control(request, work, write=True)
         return Response(status_code=204)

@@ -12,6 +12,7 @@ import time
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from modelreg.service import history
 from modelreg.service.errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
 from modelreg.service.principals import RANK, ROLES, SUBJECT_KINDS, Principal, at_least
 from modelreg.store.schema import grants
@@ -107,8 +108,8 @@ def list_grants(session: Session, registry: str) -> list[dict[str, object]]:
 
 def put_grant(
     session: Session, registry: str, subject_kind: str, subject: str, role: str, by: str
-) -> tuple[str | None, dict[str, object]]:
-    """Grant `role` (replacing any earlier role of the subject); returns the earlier role."""
+) -> dict[str, object]:
+    """Grant `role` (replacing any earlier role of the subject), recorded in the history."""
     check_grant(subject_kind, subject, role)
     key = and_(
         grants.c.registry == registry, grants.c.subject_kind == subject_kind, grants.c.subject == subject
@@ -124,10 +125,12 @@ def put_grant(
         "created_by": by,
     }
     session.execute(grants.insert().values(**row))
-    return before, row
+    _record(session, "grant", registry, subject_kind, subject, before, role)
+    return row
 
 
-def remove_grant(session: Session, registry: str, subject_kind: str, subject: str) -> str:
+def remove_grant(session: Session, registry: str, subject_kind: str, subject: str) -> None:
+    """Take the subject's role away, recorded in the history."""
     key = and_(
         grants.c.registry == registry, grants.c.subject_kind == subject_kind, grants.c.subject == subject
     )
@@ -135,7 +138,27 @@ def remove_grant(session: Session, registry: str, subject_kind: str, subject: st
     if before is None:
         raise NotFound(f"{subject_kind} {subject!r} holds no role in registry {registry!r}")
     session.execute(delete(grants).where(key))
-    return str(before)
+    _record(session, "revoke", registry, subject_kind, subject, str(before), None)
+
+
+def _record(
+    session: Session,
+    action: str,
+    registry: str,
+    subject_kind: str,
+    subject: str,
+    before: str | None,
+    after: str | None,
+) -> None:
+    history.record(
+        session,
+        action,
+        "grant",
+        f"{subject_kind}:{subject}",
+        subject,
+        {"role": {"before": before, "after": after}},
+        registry=registry,
+    )
 
 
 def remove_all_grants(session: Session, registry: str) -> None:

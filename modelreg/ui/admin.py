@@ -168,9 +168,7 @@ async def grant(request: Request) -> Response:
         def work(s: Session) -> None:
             if not _registries(request).exists(name):
                 raise NotFound(f"registry {name!r} not found")
-            before, _ = access.put_grant(s, name, kind, subject, role, who)
-            history.record(s, "grant", "grant", f"{kind}:{subject}", subject,
-                           {"role": {"before": before, "after": role}}, registry=name)  # fmt: skip
+            access.put_grant(s, name, kind, subject, role, who)
 
         try:
             await control(request, work, write=True)
@@ -187,9 +185,7 @@ async def revoke(request: Request) -> Response:
     kind, subject = f.get("subject_kind", ""), f.get("subject", "")
 
     def work(s: Session) -> None:
-        before = access.remove_grant(s, name, kind, subject)
-        history.record(s, "revoke", "grant", f"{kind}:{subject}", subject,
-                       {"role": {"before": before, "after": None}}, registry=name)  # fmt: skip
+        access.remove_grant(s, name, kind, subject)
 
     try:
         await control(request, work, write=True)
