@@ -303,7 +303,7 @@ class Registries:
     def _drop_database(self, name: str) -> None:
         own = make_url(self._own_url())
         if own.get_backend_name() == "sqlite":
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".write-lock"):
                 (self._sqlite_dir() / f"{name}.db{suffix}").unlink(missing_ok=True)
             return
         admin = create_engine(own.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")

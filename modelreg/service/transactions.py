@@ -11,19 +11,30 @@ from sqlalchemy.orm import Session
 
 from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
-from modelreg.store.session import Database
+from modelreg.store.session import Database, TurnTaken
+
+__all__ = ["TurnTaken", "transaction"]
 
 log = logging.getLogger("modelreg.service")
 
 
 @contextmanager
-def transaction(db: Database, *, write: bool, context: history.Context | None = None) -> Iterator[Session]:
+def transaction(
+    db: Database,
+    *,
+    write: bool,
+    context: history.Context | None = None,
+    pin: bool = False,
+    wait: bool = True,
+) -> Iterator[Session]:
     """One transaction: committed whole when the block ends, rolled back whole otherwise.
 
-    `context` says who acts, for the history events the change writes.
+    `context` says who acts, for the history events the change writes; `pin`, that a read
+    runs on a long-lived thread that reads one request at a time (Database.read_only);
+    `wait=False`, that a write raises TurnTaken rather than wait for another writer.
     """
     try:
-        with db.unit_of_work() if write else db.read_only() as session:
+        with db.unit_of_work(wait=wait) if write else db.read_only(pin=pin) as session:
             if context is not None:
                 history.bind(session, context)
             yield session

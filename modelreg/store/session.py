@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from modelreg.store.files import FileStore
+from modelreg.store.write_turn import WriteTurn, lock_path
 
 
 class ReadSession:
@@ -48,6 +49,10 @@ class ReadSession:
         self._conn.rollback()
 
 
+class TurnTaken(Exception):
+    """Another writer holds the SQLite database; asked not to wait for it."""
+
+
 class Database:
     """One registry's storage: its database (engine, sessions) and its file store."""
 
@@ -66,29 +71,97 @@ class Database:
             else engine
         )
         # SQLite lets one writer in at a time, and one kept out sleeps in growing steps (up
-        # to 100 ms) before it tries again: a process's own writers queue here instead.
+        # to 100 ms) before it tries again: writers of every process queue here instead.
+        sqlite_file = lock_path(engine.url.database) if engine.dialect.name == "sqlite" else None
         self._write_turn: AbstractContextManager[object] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+            WriteTurn(sqlite_file) if engine.dialect.name == "sqlite" else nullcontext()
         )
+        # A SQLite file's connections are kept rather than taken from the pool and given
+        # back each time (checkout, its events and the Connection around it cost as much as
+        # a get's query): the writers' one, used in turn, and one per pinned reading thread.
+        self._keep = sqlite_file is not None
+        self._kept_writer: Connection | None = None
+        self._pinned: dict[int, Connection] = {}
+        self._pinned_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """A session whose changes are committed together when the block ends cleanly."""
-        with self._write_turn, self._writer.begin() as conn:
-            yield cast(Session, ReadSession(conn))
+    def unit_of_work(self, *, wait: bool = True) -> Iterator[Session]:
+        """A session whose changes are committed together when the block ends cleanly.
+
+        Without `wait`, on SQLite, it raises TurnTaken at once if another writer holds
+        the database (the caller may then wait somewhere it can afford to)."""
+        if not self._keep:
+            with self._write_turn, self._writer.begin() as conn:
+                yield cast(Session, ReadSession(conn))
+            return
+        assert isinstance(self._write_turn, WriteTurn)
+        if not self._write_turn.acquire(blocking=wait):
+            raise TurnTaken
+        try:
+            kept = self._kept_writer
+            if kept is None or kept.closed or kept.invalidated:
+                kept = self._kept_writer = self._writer.connect()
+            try:
+                with kept.begin():
+                    yield cast(Session, ReadSession(kept))
+            except BaseException:
+                self._drop_if_broken(kept)
+                raise
+        finally:
+            self._write_turn.release()
 
     @contextmanager
-    def read_only(self) -> Iterator[Session]:
-        """A session for reads (Core statements only); it never commits, and so never writes."""
-        with self._reader.connect() as conn:
-            try:
-                yield cast(Session, ReadSession(conn))
-            finally:
+    def read_only(self, *, pin: bool = False) -> Iterator[Session]:
+        """A session for reads (Core statements only); it never commits, and so never writes.
+
+        `pin` says the calling thread reads one request at a time and lives long (the
+        event loop's, or the one SQLite reader thread): it keeps its own connection."""
+        if not (pin and self._keep):
+            with self._reader.connect() as conn:
+                try:
+                    yield cast(Session, ReadSession(conn))
+                finally:
+                    conn.rollback()
+            return
+        conn = self._pinned_connection()
+        try:
+            yield cast(Session, ReadSession(conn))
+        except BaseException:
+            self._drop_if_broken(conn)
+            raise
+        finally:
+            if not conn.closed:
                 conn.rollback()
 
+    def _pinned_connection(self) -> Connection:
+        me = threading.get_ident()
+        conn = self._pinned.get(me)
+        if conn is not None and not conn.closed and not conn.invalidated:
+            return conn
+        conn = self._reader.connect()
+        with self._pinned_lock:
+            # Threads that ended (a test client's loop, say) give their connection back.
+            alive = {t.ident for t in threading.enumerate()}
+            for ident in [i for i in self._pinned if i not in alive]:
+                self._pinned.pop(ident).close()
+            self._pinned[me] = conn
+        return conn
+
+    def _drop_if_broken(self, conn: Connection) -> None:
+        if conn.invalidated:
+            conn.close()
+
     def dispose(self) -> None:
+        with self._pinned_lock:
+            kept = [*self._pinned.values(), *([self._kept_writer] if self._kept_writer else [])]
+            self._pinned.clear()
+            self._kept_writer = None
+        for conn in kept:
+            conn.close()
         self.engine.dispose()
+        if isinstance(self._write_turn, WriteTurn):
+            self._write_turn.close()
