@@ -57,6 +57,10 @@ def serve(host: str, port: int, workers: int) -> None:
     """As `modelreg serve` runs uvicorn, less modelreg's logging configuration."""
     import uvicorn
 
+    from modelreg.cli._server import spread_connections
+
+    spread_connections(workers)
+
     uvicorn.run(
         "bench._floor:app",
         host=host,
