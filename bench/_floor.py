@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["BODY", "app", "serve"]
+__all__ = ["BODY", "app", "serve", "served"]
 
 BODY = orjson.dumps(
     {
@@ -53,20 +53,27 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send(_BODY)
 
 
+def served() -> Any:
+    """Factory for the workers: the app inside the same connection spreading as modelreg's."""
+    from modelreg.api.spread import install
+
+    return install(app)
+
+
 def serve(host: str, port: int, workers: int) -> None:
-    """As `modelreg serve` runs uvicorn, less modelreg's logging configuration."""
+    """As `modelreg serve` runs uvicorn (workers, connection spreading), less its logging."""
     import uvicorn
 
-    from modelreg.cli._server import spread_connections
+    from modelreg.api.spread import workers_file
 
-    spread_connections(workers)
-
-    uvicorn.run(
-        "bench._floor:app",
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        server_header=False,
-        log_level="warning",
-    )
+    with workers_file(workers):
+        uvicorn.run(
+            "bench._floor:served",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            server_header=False,
+            log_level="warning",
+        )

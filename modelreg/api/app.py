@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from modelreg import __version__
-from modelreg.api import errors, fastpath, openapi_docs
+from modelreg.api import errors, fastpath, openapi_docs, spread
 from modelreg.api.admin_routes import admin_router
 from modelreg.api.extra_routes import extra_router
 from modelreg.api.health import health_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: each reads its settings from MODELREG_* variables."""
-    return create_app(Settings())
+def app_from_env() -> ASGIApp:
+    """Factory for uvicorn workers: each reads its settings from MODELREG_* variables, and
+    one of several workers also spreads connections with the others (api/spread.py)."""
+    return spread.install(create_app(Settings()))

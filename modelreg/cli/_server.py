@@ -67,19 +67,6 @@ def _log_config(level: str) -> dict[str, Any]:
     }
 
 
-def spread_connections(workers: int) -> None:
-    """Ask libuv (uvloop's loop) to accept one connection at a time when workers share a socket.
-
-    Every worker waits on the one listening socket, and the first to wake accepted every
-    connection waiting then: a client that opened its pool of keep-alive connections at
-    once (8, say) often had all of them on one worker, which then did all the work on one
-    core while the others idled (8 of 8 on one worker in 2 of 3 tries here). With this
-    libuv setting a worker yields after each accept; the split is still left to chance,
-    but even splits became the common case (4/4 in 3 of 6 tries, 8/0 in 1)."""
-    if workers > 1:
-        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
-
-
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
@@ -129,18 +116,20 @@ def serve(
     )
     typer.echo(f"modelreg {describe_mode(settings)}", err=True)
     typer.echo(f"modelreg web UI at http://{settings.host}:{settings.port}/", err=True)
-    spread_connections(settings.workers)
-    uvicorn.run(
-        "modelreg.api.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=_log_config(settings.log_level),
-        access_log=False,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-        server_header=False,
-    )
+    from modelreg.api.spread import workers_file
+
+    with workers_file(settings.workers):
+        uvicorn.run(
+            "modelreg.api.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=_log_config(settings.log_level),
+            access_log=False,
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+            server_header=False,
+        )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -36,10 +36,19 @@ def free_port() -> int:
 @contextmanager
 def serving(data_dir: Path, **extra_env: str) -> Iterator[str]:
     """`modelreg serve` on a free port and `data_dir`, until the block ends; its URL."""
+    with serve_process(data_dir, **extra_env) as (_, url):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    data_dir: Path, *args: str, **extra_env: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`modelreg serve` with more `args`, once it answers: its process and URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [*MODELREG, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [*MODELREG, "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -57,7 +66,7 @@ def serving(data_dir: Path, **extra_env: str) -> Iterator[str]:
             raise RuntimeError(f"modelreg serve did not start: {proc.communicate()[1]}")
         time.sleep(0.05)
     try:
-        yield url
+        yield proc, url
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

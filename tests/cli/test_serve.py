@@ -96,44 +96,6 @@ def test_serve_answers_within_two_seconds_and_stops_cleanly(tmp_path: Path) -> N
     assert min(cpus) < 2.0, f"start-up used {cpus} seconds of CPU"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def _environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
-def test_serve_with_workers_asks_libuv_to_accept_one_connection_at_a_time(tmp_path: Path) -> None:
-    # The split of a burst of connections between workers is left to chance, so what is
-    # checked is the setting each worker runs with (spread_connections says why).
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "UV_TCP_SINGLE_ACCEPT"}
-    proc = subprocess.Popen(
-        [*MODELREG, "serve", "--port", str(port), "--workers", "2", "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(workers := [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None, "the workers did not start"
-            time.sleep(0.05)
-        assert [_environ(w).get("UV_TCP_SINGLE_ACCEPT") for w in workers] == ["1", "1"]
-    finally:
-        _stop(proc)
-
-
-def _cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
 def test_serve_refuses_an_unreachable_database_with_one_line(tmp_path: Path) -> None:
     port = free_port()
     r = run("serve", "--database-url", f"postgresql://nobody@127.0.0.1:{free_port()}/x", "--port", str(port))
