@@ -126,8 +126,13 @@ class Conn:
         sock = stream.get_extra_info("socket")
         if sock is None:
             return
+        try:
+            on = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except (OSError, ValueError):
+            # Closed already: the server asked for a new connection in its first answer
+            # (modelreg's workers spreading their connections), so it carries no more.
+            return
         self.sockets_checked += 1
-        on = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
         if not on:
             self.sockets_without_nodelay += 1
         if on != self.nodelay:
