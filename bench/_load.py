@@ -197,6 +197,7 @@ async def run_scenario(
         items_per_op=round(acc["items"] / n, 1) if n else 0.0,
         stall_40ms=stall_check(requests),
         nodelay={
+            "connections": sum(c.connections for c in conns),
             "sockets": sum(c.sockets_checked for c in conns),
             "without_nodelay_as_connected": sum(c.sockets_without_nodelay for c in conns),
             "client_sets": int(nodelay),

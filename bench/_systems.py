@@ -106,6 +106,7 @@ class Conn:
             )
         self.nodelay = nodelay
         self.latencies: list[float] = []  # every request's, for the stall check
+        self.connections = 0  # every connection a request went on, the server's reconnects too
         self.sockets_checked = 0
         self.sockets_without_nodelay = 0  # as connected, before the setting below
         self._seen: set[int] = set()
@@ -123,6 +124,7 @@ class Conn:
 
     def _check_socket(self, stream: Any) -> None:
         self._seen.add(id(stream))
+        self.connections += 1
         sock = stream.get_extra_info("socket")
         if sock is None:
             return

@@ -150,7 +150,8 @@ class SpreadConnections:
 
         async def send_closing(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), _CLOSE]
+                # A copy: an app may send the same message every time (the bench's floor does).
+                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
             await send(message)
 
         await self.app(scope, receive, send_closing)

@@ -59,6 +59,23 @@ def test_bench_run_reports_every_scenario(tmp_path: Path) -> None:
     assert {f["concurrency"] for f in floor} == {1, 4} and all(f["fraction"] > 0 for f in floor)
 
 
+def test_two_workers_keep_their_connections_once_spread(tmp_path: Path) -> None:
+    # Workers ask a client to reconnect only while the split is uneven: a handful of
+    # reconnects in a run, not one per request (as when a reused message kept the header).
+    out = tmp_path / "results.jsonl"
+    argv = [sys.executable, "-m", "bench", "run", "--systems", "modelreg,floor", "--db", "sqlite"]
+    argv += ["--scenarios", "get", "--seconds", "2", "--concurrency", "8", "--models", "10"]
+    argv += ["--versions", "2", "--workers", "2", "--workdir", str(tmp_path), "--out", str(out)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    results = [r for r in results if r["type"] == "result"]
+    assert {r["system"] for r in results} == {"modelreg", "floor"}
+    for r in results:
+        assert r["errors"] == 0, r["error_sample"]
+        assert 8 <= r["nodelay"]["connections"] <= 40, r
+
+
 def test_loader_fills_the_schema_the_api_reads(tmp_path: Path) -> None:
     summary = load(f"sqlite:///{tmp_path / 'modelreg.db'}", 20, 3, artifacts=True, quiet=True)
     assert summary["versions"] == 60 and summary["artifacts"] == 60
