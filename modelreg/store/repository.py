@@ -184,14 +184,71 @@ def _properties_sql(paramstyle: str, n: int) -> str:
     return sql
 
 
+@dataclass(frozen=True)
+class _DriverQuery:
+    """A statement as SQLite's own SQL: its text, its parameters in order, its columns and
+    what turns their values into Python's (a Boolean's 0 or 1 into a bool)."""
+
+    sql: str
+    params: tuple[str, ...]
+    fixed: dict[str, Any]  # values the statement holds itself (a LIMIT's)
+    keys: tuple[str, ...]
+    processors: tuple[Any, ...]
+
+    def rows(self, conn: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        raw = conn.connection.driver_connection
+        given = {**self.fixed, **values}
+        rows = raw.execute(self.sql, tuple(given[p] for p in self.params)).fetchall()
+        if any(self.processors):
+            procs = self.processors
+            rows = [tuple(v if f is None else f(v) for f, v in zip(procs, r, strict=True)) for r in rows]
+        return rows
+
+
+_DRIVER: dict[int, _DriverQuery] = {}
+
+
+def _driver_query(stmt: Select[Any], dialect: Any) -> _DriverQuery:
+    """`stmt` compiled once for SQLite (keyed by the statement, which lives as long as the module)."""
+    found = _DRIVER.get(id(stmt))
+    if found is None:
+        compiled = stmt.compile(dialect=dialect)
+        columns = list(stmt.selected_columns)
+        found = _DRIVER[id(stmt)] = _DriverQuery(
+            sql=compiled.string,
+            params=tuple(compiled.positiontup or ()),
+            fixed={k: v for k, v in compiled.params.items() if v is not None},
+            keys=tuple(str(c.key) for c in columns),
+            processors=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+        )
+    return found
+
+
+def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) -> list[Record]:
+    """Records by a statement of `_with_property_rows` that reads a row or two by a key.
+
+    On SQLite as driver SQL: SQLAlchemy's execution (its context, result, and the BEGIN
+    and ROLLBACK around a read) cost about as much again as SQLite's lookup itself. One
+    statement alone reads one snapshot, so it needs no transaction of its own; inside one
+    it sees what that one sees."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return _joined_records(session.execute(stmt, values))
+    query = _driver_query(stmt, conn.dialect)
+    return _records_from_rows(list(query.keys), query.rows(conn, values))
+
+
 def _joined_records(result: Any) -> list[Record]:
     """Records from rows of `_with_property_rows`, in their order."""
-    keys = list(result.keys())
+    return _records_from_rows(list(result.keys()), result.all())
+
+
+def _records_from_rows(keys: list[str], rows: Sequence[Any]) -> list[Record]:
     n = len(keys) - len(_PROPERTY_COLUMNS)
     keys = keys[:n]
     out: list[Record] = []
     last: Record | None = None
-    for row in result.all():
+    for row in rows:
         if last is None or last.values["id"] != row[0]:
             last = Record(dict(zip(keys, row[:n], strict=True)), {})
             out.append(last)
@@ -313,7 +370,7 @@ class Repository:
     # reads
 
     def get(self, id_: int) -> Record | None:
-        found = _joined_records(self.session.execute(_BY_ID[self.spec.kind], {"id": id_}))
+        found = _keyed_records(self.session, _BY_ID[self.spec.kind], {"id": id_})
         return found[0] if found else None
 
     def find(
@@ -326,7 +383,7 @@ class Repository:
             params["parent_id"] = parent_id
         if variant is not None:
             params["variant"] = variant
-        return _joined_records(self.session.execute(stmt, params))
+        return _keyed_records(self.session, stmt, params)
 
     def select_where(self, *conds: ColumnElement[bool], limit: int | None = None) -> list[Record]:
         stmt = select(self.table).where(*conds).order_by(self.table.c.id)
