@@ -61,7 +61,9 @@ async def run(
     db = database(request)
 
     def in_transaction(pin: bool = False, wait: bool = True) -> Any:
-        with transaction(db, write=write, context=context, pin=pin, wait=wait) as session:
+        with transaction(
+            db, write=write, context=context, pin=pin, keyed=keyed and pin, wait=wait
+        ) as session:
             return work(session)
 
     if db.dialect == "sqlite":

@@ -25,16 +25,18 @@ def transaction(
     write: bool,
     context: history.Context | None = None,
     pin: bool = False,
+    keyed: bool = False,
     wait: bool = True,
 ) -> Iterator[Session]:
     """One transaction: committed whole when the block ends, rolled back whole otherwise.
 
     `context` says who acts, for the history events the change writes; `pin`, that a read
-    runs on a long-lived thread that reads one request at a time (Database.read_only);
+    runs on a long-lived thread that reads one request at a time, and `keyed`, that the
+    whole read is one row by its key (Database.read_only);
     `wait=False`, that a write raises TurnTaken rather than wait for another writer.
     """
     try:
-        with db.unit_of_work(wait=wait) if write else db.read_only(pin=pin) as session:
+        with db.unit_of_work(wait=wait) if write else db.read_only(pin=pin, keyed=keyed) as session:
             if context is not None:
                 history.bind(session, context)
             yield session

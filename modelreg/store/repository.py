@@ -227,13 +227,16 @@ def _driver_query(stmt: Select[Any], dialect: Any) -> _DriverQuery:
 def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) -> list[Record]:
     """Records by a statement of `_with_property_rows` that reads a row or two by a key.
 
-    On SQLite as driver SQL: SQLAlchemy's execution (its context, result, and the BEGIN
-    and ROLLBACK around a read) cost about as much again as SQLite's lookup itself. One
-    statement alone reads one snapshot, so it needs no transaction of its own; inside one
-    it sees what that one sees."""
+    On SQLite as driver SQL: SQLAlchemy's execution (its context and result) cost about
+    as much again as SQLite's lookup itself. A unit of work that is this one read (a get
+    by id, a find: `session.info["keyed_read"]`) runs it without BEGIN and ROLLBACK, as
+    one statement reads one snapshot anyway; any other begins its transaction first, so
+    that the statements after it see the same snapshot."""
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return _joined_records(session.execute(stmt, values))
+    if not conn.in_transaction() and not session.info.get("keyed_read"):
+        conn.begin()
     query = _driver_query(stmt, conn.dialect)
     return _records_from_rows(list(query.keys), query.rows(conn, values))
 

@@ -115,11 +115,13 @@ class Database:
             self._write_turn.release()
 
     @contextmanager
-    def read_only(self, *, pin: bool = False) -> Iterator[Session]:
+    def read_only(self, *, pin: bool = False, keyed: bool = False) -> Iterator[Session]:
         """A session for reads (Core statements only); it never commits, and so never writes.
 
         `pin` says the calling thread reads one request at a time and lives long (the
-        event loop's, or the one SQLite reader thread): it keeps its own connection."""
+        event loop's, or the one SQLite reader thread): it keeps its own connection.
+        `keyed` says the whole unit is one read by a key, which needs no transaction of
+        its own (Repository reads it so on SQLite)."""
         if not (pin and self._keep):
             with self._reader.connect() as conn:
                 try:
@@ -128,8 +130,11 @@ class Database:
                     conn.rollback()
             return
         conn = self._pinned_connection()
+        session = ReadSession(conn)
+        if keyed:
+            session.info["keyed_read"] = True
         try:
-            yield cast(Session, ReadSession(conn))
+            yield cast(Session, session)
         except BaseException:
             self._drop_if_broken(conn)
             raise
