@@ -53,7 +53,9 @@ def workers_file(workers: int) -> Iterator[str | None]:
     if workers < 2:
         yield None
         return
-    os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+    single_accept = "UV_TCP_SINGLE_ACCEPT" not in os.environ
+    if single_accept:
+        os.environ["UV_TCP_SINGLE_ACCEPT"] = "1"
     fd, path = tempfile.mkstemp(prefix="modelreg-workers-")
     try:
         os.write(fd, bytes(_SLOT.size * workers))
@@ -62,6 +64,8 @@ def workers_file(workers: int) -> Iterator[str | None]:
         yield path
     finally:
         os.environ.pop(ENV, None)
+        if single_accept:
+            os.environ.pop("UV_TCP_SINGLE_ACCEPT", None)
         with contextlib.suppress(OSError):
             os.unlink(path)
 
@@ -121,10 +125,6 @@ class Spread:
             self.tick(time.monotonic())
             await asyncio.sleep(_TICK * 3)
 
-    def close(self) -> None:
-        self._map.close()
-        os.close(self._fd)
-
 
 class SpreadConnections:
     """ASGI middleware: asks a client to reconnect when this worker has more than its share."""
@@ -142,8 +142,7 @@ class SpreadConnections:
         if scope["type"] != "http" or not client or scope.get("http_version") == "1.0":
             await self.app(scope, receive, send)
             return
-        if self._publisher is None:
-            self._publisher = asyncio.get_running_loop().create_task(self.spread.keep_publishing())
+        self._start_publishing()  # without lifespan events, at the first request
         if not self.spread.close_after(tuple(client), time.monotonic()):
             await self.app(scope, receive, send)
             return
@@ -161,13 +160,17 @@ class SpreadConnections:
 
         async def receive_starting() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.startup" and self._publisher is None:
-                self._publisher = asyncio.get_running_loop().create_task(self.spread.keep_publishing())
+            if message["type"] == "lifespan.startup":
+                self._start_publishing()
             elif message["type"] == "lifespan.shutdown" and self._publisher is not None:
                 self._publisher.cancel()
             return message
 
         await self.app(scope, receive_starting, send)
+
+    def _start_publishing(self) -> None:
+        if self._publisher is None:
+            self._publisher = asyncio.get_running_loop().create_task(self.spread.keep_publishing())
 
 
 def install(app: ASGIApp) -> ASGIApp:

@@ -193,13 +193,13 @@ class _DriverQuery:
     params: tuple[str, ...]
     fixed: dict[str, Any]  # values the statement holds itself (a LIMIT's)
     keys: tuple[str, ...]
-    processors: tuple[Any, ...]
+    processors: tuple[Any, ...]  # one per column (None: as the driver gives it); empty if none
 
     def rows(self, conn: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         raw = conn.connection.driver_connection
         given = {**self.fixed, **values}
         rows = raw.execute(self.sql, tuple(given[p] for p in self.params)).fetchall()
-        if any(self.processors):
+        if self.processors:
             procs = self.processors
             rows = [tuple(v if f is None else f(v) for f, v in zip(procs, r, strict=True)) for r in rows]
         return rows
@@ -214,12 +214,13 @@ def _driver_query(stmt: Select[Any], dialect: Any) -> _DriverQuery:
     if found is None:
         compiled = stmt.compile(dialect=dialect)
         columns = list(stmt.selected_columns)
+        processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         found = _DRIVER[id(stmt)] = _DriverQuery(
             sql=compiled.string,
             params=tuple(compiled.positiontup or ()),
             fixed={k: v for k, v in compiled.params.items() if v is not None},
             keys=tuple(str(c.key) for c in columns),
-            processors=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+            processors=processors if any(processors) else (),
         )
     return found
 
@@ -238,17 +239,17 @@ def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) 
     if not conn.in_transaction() and not session.info.get("keyed_read"):
         conn.begin()
     query = _driver_query(stmt, conn.dialect)
-    return _records_from_rows(list(query.keys), query.rows(conn, values))
+    return _records_from_rows(query.keys, query.rows(conn, values))
 
 
 def _joined_records(result: Any) -> list[Record]:
     """Records from rows of `_with_property_rows`, in their order."""
-    return _records_from_rows(list(result.keys()), result.all())
+    return _records_from_rows(tuple(result.keys()), result.all())
 
 
-def _records_from_rows(keys: list[str], rows: Sequence[Any]) -> list[Record]:
-    n = len(keys) - len(_PROPERTY_COLUMNS)
-    keys = keys[:n]
+def _records_from_rows(columns: Sequence[str], rows: Sequence[Any]) -> list[Record]:
+    n = len(columns) - len(_PROPERTY_COLUMNS)
+    keys = columns[:n]
     out: list[Record] = []
     last: Record | None = None
     for row in rows:
