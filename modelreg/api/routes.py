@@ -25,7 +25,7 @@ from modelreg.api.threads import run_serial, run_sync
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
-from modelreg.service.transactions import TurnTaken, transaction
+from modelreg.service.transactions import TurnTaken, awaits_keyed_reads, keyed_read, transaction
 
 Handler = Callable[[Request], Any]
 _INLINE_TRIES = 100
@@ -66,6 +66,8 @@ async def run(
         ) as session:
             return work(session)
 
+    if keyed and not write and awaits_keyed_reads(db):
+        return await keyed_read(db, work)
     if db.dialect == "sqlite":
         if write and small:
             for _ in range(_INLINE_TRIES):

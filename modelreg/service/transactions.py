@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -13,9 +14,33 @@ from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
 from modelreg.store.session import Database, TurnTaken
 
-__all__ = ["TurnTaken", "transaction"]
+__all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "transaction"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("modelreg.service")
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
+    except DataError as exc:
+        raise InvalidArgument("a value is out of range or malformed for the database") from exc
+
+
+def awaits_keyed_reads(db: Database) -> bool:
+    """Whether a unit of work that is one read by key is awaited (`keyed_read`) here."""
+    return db.keyed_reads is not None
+
+
+async def keyed_read(db: Database, work: Callable[[Session], T]) -> T:
+    """`work`, one read of a row by its key, awaited on the event loop (PostgreSQL)."""
+    assert db.keyed_reads is not None
+    with _database_errors():
+        return await db.keyed_reads.run(cast(Callable[[Any], T], work))
 
 
 @contextmanager
@@ -35,16 +60,12 @@ def transaction(
     whole read is one row by its key (Database.read_only);
     `wait=False`, that a write raises TurnTaken rather than wait for another writer.
     """
-    try:
-        with db.unit_of_work(wait=wait) if write else db.read_only(pin=pin, keyed=keyed) as session:
-            if context is not None:
-                history.bind(session, context)
-            yield session
-            dropped: list[str] = session.info.pop("drop_prefixes", [])
-    except (OperationalError, InterfaceError) as exc:
-        raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
-    except DataError as exc:
-        raise InvalidArgument("a value is out of range or malformed for the database") from exc
+    unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin, keyed=keyed)
+    with _database_errors(), unit as session:
+        if context is not None:
+            history.bind(session, context)
+        yield session
+        dropped: list[str] = session.info.pop("drop_prefixes", [])
     # Only now that the deletion is committed may the deleted artifacts' bytes go.
     if dropped and db.files is not None:
         for prefix in dropped:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -94,18 +95,41 @@ def make_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any] |
     if postgres:
         event.listen(engine, "connect", _postgres_settings)
         event.listen(engine, "checkout", _postgres_alive)
+        _CONNECT_ARGS[engine] = connect_args
     return engine
+
+
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def postgres_connect_kwargs(engine: Engine) -> dict[str, Any]:
+    """What psycopg's connect needs to open a connection like `engine`'s, in autocommit
+    (the URL's parts, the engine's connect_args, SQLAlchemy's type adapters, JIT off)."""
+    _, params = engine.dialect.create_connect_args(engine.url)
+    params = {**params, **_CONNECT_ARGS.get(engine, {}), "autocommit": True}
+    if "options" not in params:
+        params["options"] = "-c jit=off"  # see _postgres_settings
+    return params
+
+
+def socket_closed(fd: int) -> bool:
+    """Whether an idle database connection's socket says its server closed it.
+
+    An idle connection's socket has nothing to read: the server speaks only when asked
+    (no LISTEN here). Readable, hung up or in error means the server closed it (a
+    restart, a terminated backend, a cut network path that said so)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     """Refuse a pooled connection the server has dropped, without asking the server.
 
-    An idle connection's socket has nothing to read: the server speaks only when asked
-    (no LISTEN here). Readable, hung up or in error means the server closed it (a restart,
-    a terminated backend, a cut network path that said so) or the driver already knows it
-    is broken: the pool then opens a new one (DisconnectionError), as pre-ping would. A
-    peer that vanished without a word is found by the query, whose error invalidates the
-    pool (SQLAlchemy's disconnect handling) and answers that request with 503.
+    When its socket says so (`socket_closed`) or the driver already knows it is broken,
+    the pool opens a new one (DisconnectionError), as pre-ping would. A peer that
+    vanished without a word is found by the query, whose error invalidates the pool
+    (SQLAlchemy's disconnect handling) and answers that request with 503.
     """
     if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
         raise DisconnectionError("the connection is closed")
@@ -113,9 +137,7 @@ def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         fd = dbapi_conn.pgconn.socket
     except Exception:
         raise DisconnectionError("the connection has no socket") from None
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
-    if poller.poll(0):
+    if socket_closed(fd):
         raise DisconnectionError("the server closed the connection")
 
 

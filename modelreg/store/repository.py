@@ -184,44 +184,59 @@ def _properties_sql(paramstyle: str, n: int) -> str:
     return sql
 
 
-@dataclass(frozen=True)
 class _DriverQuery:
-    """A statement as SQLite's own SQL: its text, its parameters in order, its columns and
-    what turns their values into Python's (a Boolean's 0 or 1 into a bool)."""
+    """A statement as the driver's own SQL: its text, its parameters (in order for SQLite),
+    its columns and what turns their values into Python's (SQLite's 0 or 1 into a bool)."""
 
-    sql: str
-    params: tuple[str, ...]
-    fixed: dict[str, Any]  # values the statement holds itself (a LIMIT's)
-    keys: tuple[str, ...]
-    processors: tuple[Any, ...]  # one per column (None: as the driver gives it); empty if none
+    __slots__ = ("dialect", "fixed", "keys", "params", "processors", "sql", "types")
+
+    def __init__(self, stmt: Select[Any], dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        columns = list(stmt.selected_columns)
+        self.dialect = dialect
+        self.sql: str = compiled.string
+        self.params = tuple(compiled.positiontup or ())
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}  # a LIMIT's
+        self.keys = tuple(str(c.key) for c in columns)
+        self.types = [c.type.dialect_impl(dialect) for c in columns]
+        # One per column (None: as the driver gives it), empty if none; known once the
+        # driver has said which types it sends (PostgreSQL's processors depend on them).
+        self.processors: tuple[Any, ...] | None = None
+
+    def args(self, values: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        """The driver's parameters: in order for SQLite's `?`, by name for psycopg's."""
+        given = {**self.fixed, **values}
+        return tuple(given[p] for p in self.params) if self.params else given
 
     def rows(self, conn: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-        raw = conn.connection.driver_connection
-        given = {**self.fixed, **values}
-        rows = raw.execute(self.sql, tuple(given[p] for p in self.params)).fetchall()
-        if self.processors:
-            procs = self.processors
+        cur = conn.connection.driver_connection.execute(self.sql, self.args(values))
+        return self.converted(cur.fetchall(), cur)
+
+    def converted(self, rows: list[tuple[Any, ...]], cursor: Any) -> list[tuple[Any, ...]]:
+        """`rows` as Python's values; `cursor`'s description is read the first time only
+        (psycopg builds it anew each time it is asked, for about a tenth of a get)."""
+        procs = self.processors
+        if procs is None:
+            found = tuple(
+                t.result_processor(self.dialect, d[1])
+                for t, d in zip(self.types, cursor.description, strict=True)
+            )
+            procs = self.processors = found if any(found) else ()
+        if procs:
             rows = [tuple(v if f is None else f(v) for f, v in zip(procs, r, strict=True)) for r in rows]
         return rows
 
 
-_DRIVER: dict[int, _DriverQuery] = {}
+_DRIVER: dict[tuple[int, str], _DriverQuery] = {}
 
 
 def _driver_query(stmt: Select[Any], dialect: Any) -> _DriverQuery:
-    """`stmt` compiled once for SQLite (keyed by the statement, which lives as long as the module)."""
-    found = _DRIVER.get(id(stmt))
+    """`stmt` compiled once for a dialect (keyed by the statement, which lives as long as
+    the module, and the dialect's name)."""
+    key = (id(stmt), dialect.name)
+    found = _DRIVER.get(key)
     if found is None:
-        compiled = stmt.compile(dialect=dialect)
-        columns = list(stmt.selected_columns)
-        processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-        found = _DRIVER[id(stmt)] = _DriverQuery(
-            sql=compiled.string,
-            params=tuple(compiled.positiontup or ()),
-            fixed={k: v for k, v in compiled.params.items() if v is not None},
-            keys=tuple(str(c.key) for c in columns),
-            processors=processors if any(processors) else (),
-        )
+        found = _DRIVER[key] = _DriverQuery(stmt, dialect)
     return found
 
 
@@ -232,7 +247,16 @@ def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) 
     as much again as SQLite's lookup itself. A unit of work that is this one read (a get
     by id, a find: `session.info["keyed_read"]`) runs it without BEGIN and ROLLBACK, as
     one statement reads one snapshot anyway; any other begins its transaction first, so
-    that the statements after it see the same snapshot."""
+    that the statements after it see the same snapshot.
+
+    On PostgreSQL, a unit of work that is this one read gets a KeyedSession instead
+    (store.keyed_reads): the statement goes as driver SQL on the event loop's connection."""
+    keyed_reads = session.info.get("keyed_reads")
+    if keyed_reads is not None:
+        reads, driver_conn = keyed_reads
+        query = _driver_query(stmt, reads.dialect)
+        rows, cursor = reads.rows(driver_conn, query.sql, query.args(values))
+        return _records_from_rows(query.keys, query.converted(rows, cursor))
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return _joined_records(session.execute(stmt, values))

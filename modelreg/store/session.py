@@ -9,8 +9,10 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from modelreg.store.files import FileStore
+from modelreg.store.keyed_reads import KeyedReads
 from modelreg.store.write_turn import WriteTurn, lock_path
 
 
@@ -79,6 +81,13 @@ class Database:
         # A SQLite file's connections are kept rather than taken from the pool and given
         # back each time (checkout, its events and the Connection around it cost as much as
         # a get's query): the writers' one, used in turn, and one per pinned reading thread.
+        # PostgreSQL: reads of one row by key are awaited on the event loop (KeyedReads),
+        # on as many connections at most as the engine's pool keeps.
+        self.keyed_reads = (
+            KeyedReads(engine, engine.pool.size() if isinstance(engine.pool, QueuePool) else 5)
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         self._keep = sqlite_file is not None
         self._kept_writer: Connection | None = None
         self._pinned: dict[int, Connection] = {}
@@ -167,6 +176,8 @@ class Database:
             self._kept_writer = None
         for conn in kept:
             conn.close()
+        if self.keyed_reads is not None:
+            self.keyed_reads.close()
         self.engine.dispose()
         if isinstance(self._write_turn, WriteTurn):
             self._write_turn.close()

@@ -127,11 +127,18 @@ def test_database_down_is_503_and_recovers(
     s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
     upgrade_schema(s)
     with TestClient(create_app(s), raise_server_exceptions=False) as c:
-        assert c.post(f"{V1}/registered_models", json={"name": "before"}).status_code == 201
+        r = c.post(f"{V1}/registered_models", json={"name": "before"})
+        assert r.status_code == 201
+        model = r.json()["id"]
+        # Gets and finds by key have connections of their own (awaited on the event loop).
+        assert c.get(f"{V1}/registered_models/{model}").status_code == 200
+        assert c.get(f"{V1}/registered_model", params={"name": "before"}).status_code == 200
         proxy.cut()
         for method, path, body in (
             ("GET", f"{V1}/registered_models", None),
             ("POST", f"{V1}/registered_models", {"name": "during"}),
+            ("GET", f"{V1}/registered_models/{model}", None),
+            ("GET", f"{V1}/registered_model?name=before", None),
         ):
             r = c.request(method, path, json=body)
             assert r.status_code == 503, r.text
@@ -143,6 +150,8 @@ def test_database_down_is_503_and_recovers(
             r = c.get(f"{V1}/registered_models")
             assert r.status_code == 200
             assert [m["name"] for m in r.json()["items"]] == ["before"]
+            assert c.get(f"{V1}/registered_models/{model}").json()["name"] == "before"
+            assert c.get(f"{V1}/registered_model", params={"name": "before"}).json()["id"] == model
             assert c.get("/readyz/health").status_code == 200
         finally:
             back.cut()
