@@ -36,6 +36,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # 8 MiB of pages per connection instead of 2: a filtered page at a million versions
+    # reads a thousand rows scattered over the table, and each page the cache missed was a
+    # read() from the OS (3.6 ms for that page with the default, 0.8 ms with this).
+    cur.execute("PRAGMA cache_size=-8192")
     cur.execute("PRAGMA foreign_keys=ON")
     # LIKE is case-insensitive in SQLite by default; the other two are case-sensitive.
     cur.execute("PRAGMA case_sensitive_like=ON")

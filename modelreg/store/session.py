@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from modelreg.store.files import FileStore
-from modelreg.store.keyed_reads import KeyedReads
 from modelreg.store.write_turn import WriteTurn, lock_path
+
+if TYPE_CHECKING:
+    from modelreg.store.keyed_reads import KeyedReads
 
 
 class ReadSession:
@@ -83,11 +85,13 @@ class Database:
         # a get's query): the writers' one, used in turn, and one per pinned reading thread.
         # PostgreSQL: reads of one row by key are awaited on the event loop (KeyedReads),
         # on as many connections at most as the engine's pool keeps.
-        self.keyed_reads = (
-            KeyedReads(engine, engine.pool.size() if isinstance(engine.pool, QueuePool) else 5)
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        # (Imported here: psycopg costs a SQLite server 9 MB in each process.)
+        self.keyed_reads: KeyedReads | None = None
+        if engine.dialect.name == "postgresql":
+            from modelreg.store.keyed_reads import KeyedReads
+
+            size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
+            self.keyed_reads = KeyedReads(engine, size)
         self._keep = sqlite_file is not None
         self._kept_writer: Connection | None = None
         self._pinned: dict[int, Connection] = {}
