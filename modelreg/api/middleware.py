@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelreg.api.log_stream import plain_handler
+
 access_log = logging.getLogger("modelreg.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # A request id as uuid4().hex writes one (version 4, RFC 4122 variant), from Python's
@@ -124,4 +126,9 @@ class RequestContext:
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "client": (scope.get("client") or ("", 0))[0],
         }
-        access_log.info(orjson.dumps(record).decode())
+        line = orjson.dumps(record).decode()
+        handler = plain_handler(access_log)
+        if handler is not None:
+            handler.write_line(line)
+        else:
+            access_log.info(line)

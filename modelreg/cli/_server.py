@@ -43,15 +43,21 @@ def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> 
 
 
 def _log_config(level: str) -> dict[str, Any]:
+    from modelreg.api.log_stream import PLAIN
+
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
-            "plain": {"format": "%(message)s"},
+            "plain": {"format": PLAIN},
             "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         },
         "handlers": {
-            "access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
+            "access": {
+                "class": "modelreg.api.log_stream.BatchedStreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stdout",
+            },
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",

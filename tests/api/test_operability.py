@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import uuid
@@ -67,6 +68,48 @@ def test_access_log_is_one_json_line_per_request(tmp_path: Path, caplog: pytest.
     assert lines[-1]["request_id"] == "log-me"
     assert lines[-1]["status"] == 404
     assert lines[-1]["path"] == f"{V1}/registered_models/42"
+
+
+def test_served_access_log_writes_every_line_whole_and_in_order(tmp_path: Path) -> None:
+    """`modelreg serve`'s log set-up, where the access log skips LogRecords and writes a
+    loop turn's lines at once: each request still gets its one line, whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelreg.api.log_stream import BatchedStreamHandler
+    from modelreg.cli._server import _log_config
+
+    config = _log_config("info")
+    access = config["handlers"]["access"]
+    assert config["loggers"]["modelreg.access"] == {
+        "handlers": ["access"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    assert access["class"] == "modelreg.api.log_stream.BatchedStreamHandler"
+    stream = io.StringIO()
+    handler = BatchedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter(config["formatters"][access["formatter"]]["format"]))
+    logger = logging.getLogger("modelreg.access")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    logger.handlers[:], logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    try:
+        s = Settings(data_dir=tmp_path)
+        upgrade_schema(s)
+        with TestClient(create_app(s)) as c:
+            for i in range(5):
+                c.get(f"{V1}/registered_models/{i + 1}", headers={"X-Request-ID": f"one-{i}"})
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda i: c.get("/livez", headers={"X-Request-ID": f"many-{i}"}), range(200)))
+        handler.flush()
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
+    ids = [line["request_id"] for line in lines]
+    assert ids[:5] == [f"one-{i}" for i in range(5)]  # one at a time: in order
+    assert sorted(ids[5:]) == sorted(f"many-{i}" for i in range(200))
+    assert {line["status"] for line in lines[:5]} == {404}
 
 
 def test_body_over_the_limit_is_413_and_writes_nothing(tmp_path: Path) -> None:
