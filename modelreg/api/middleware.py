@@ -62,9 +62,15 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else new_request_id()
+        given = b""
+        declared = None
+        for key, value in scope["headers"]:  # the two it needs, without a dict of all
+            if key == b"x-request-id":
+                given = value
+            elif key == b"content-length":
+                declared = value
+        sent_id = given.decode("latin-1")
+        request_id = sent_id if _SAFE_ID.match(sent_id) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
@@ -78,8 +84,8 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        declared = headers.get(b"content-length")
-        if self.unlimited(scope):
+        unlimited = self.unlimited(scope)
+        if unlimited:
             declared = None
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
@@ -88,7 +94,7 @@ class RequestContext:
                 for m in _error(400, "Bad Request", "query parameters must not contain NUL characters"):
                     await send_with_id(m)
             else:
-                body = receive if self.unlimited(scope) else self._limited(receive)
+                body = receive if unlimited else self._limited(receive)
                 await self.app(scope, body, send_with_id)
         except _TooLarge:
             if sent_start:
