@@ -15,7 +15,6 @@ each statement its own snapshot), and are used by one read at a time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ class KeyedReads:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._waiters: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
         self._lock = threading.Lock()  # test clients run loops on several threads
+        self._closed = False
 
     async def run(self, work: Callable[[KeyedSession], T]) -> T:
         """`work(session)` in a greenlet, its keyed read awaited here on the loop."""
@@ -90,9 +90,8 @@ class KeyedReads:
             if conn is not None and not opening:
                 if not _dropped(conn):
                     return conn
-                await _close(conn)  # the server hung up on it while it was idle
-                with self._lock:
-                    self._open -= 1
+                conn.pgconn.finish()  # the server hung up on it while it was idle
+                self._release_slot()
                 continue
             try:
                 return await psycopg.AsyncConnection.connect(**self._kwargs)
@@ -103,7 +102,12 @@ class KeyedReads:
                 raise
 
     def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        if conn.closed or conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if (
+            self._closed
+            or conn.closed
+            or conn.broken
+            or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        ):
             conn.pgconn.finish()
             self._release_slot()
             return
@@ -137,7 +141,11 @@ class KeyedReads:
             else:
                 self._give_back(conn)
 
-        waiter.get_loop().call_soon_threadsafe(resolve)
+        try:
+            waiter.get_loop().call_soon_threadsafe(resolve)
+        except RuntimeError:  # its loop has closed: nobody waits there any more
+            waiter.cancel()
+            resolve()
 
     def _next_waiter(self) -> asyncio.Future[psycopg.AsyncConnection[Any] | None] | None:
         while self._waiters:
@@ -149,6 +157,7 @@ class KeyedReads:
     def close(self) -> None:
         """Close the idle connections (those in use close when given back after this)."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
             self._open -= len(idle)
         for conn in idle:
@@ -180,11 +189,6 @@ def _dropped(conn: psycopg.AsyncConnection[Any]) -> bool:
         return socket_closed(conn.pgconn.socket)
     except psycopg.Error:
         return True
-
-
-async def _close(conn: psycopg.AsyncConnection[Any]) -> None:
-    with contextlib.suppress(psycopg.Error):
-        await conn.close()
 
 
 def _as_sqlalchemy(exc: psycopg.Error, sql: str, params: Any) -> StatementError:
