@@ -80,9 +80,6 @@ class Database:
         self._write_turn: AbstractContextManager[object] = (
             WriteTurn(sqlite_file) if engine.dialect.name == "sqlite" else nullcontext()
         )
-        # A SQLite file's connections are kept rather than taken from the pool and given
-        # back each time (checkout, its events and the Connection around it cost as much as
-        # a get's query): the writers' one, used in turn, and one per pinned reading thread.
         # PostgreSQL: reads of one row by key are awaited on the event loop (KeyedReads),
         # on as many connections at most as the engine's pool keeps.
         # (Imported here: psycopg costs a SQLite server 9 MB in each process.)
@@ -92,6 +89,9 @@ class Database:
 
             size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
             self.keyed_reads = KeyedReads(engine, size)
+        # A SQLite file's connections are kept rather than taken from the pool and given
+        # back each time (checkout, its events and the Connection around it cost as much as
+        # a get's query): the writers' one, used in turn, and one per pinned reading thread.
         self._keep = sqlite_file is not None
         self._kept_writer: Connection | None = None
         self._pinned: dict[int, Connection] = {}
