@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, TextIO
+from typing import TextIO
 
 __all__ = ["PLAIN", "BatchedStreamHandler", "plain_handler"]
 
@@ -77,11 +77,7 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._write(None)
-        super().flush()
-
-    def setStream(self, stream: Any) -> Any:
-        self.flush()
-        return super().setStream(stream)
+        super().flush()  # StreamHandler.setStream calls this too, before it changes streams
 
 
 def plain_handler(logger: logging.Logger) -> BatchedStreamHandler | None:

@@ -116,12 +116,19 @@ def postgres_connect_kwargs(engine: Engine) -> dict[str, Any]:
     return params
 
 
-def socket_closed(fd: int) -> bool:
-    """Whether an idle database connection's socket says its server closed it.
+def postgres_dropped(conn: Any) -> bool:
+    """Whether an idle psycopg connection (sync or async) is closed or its server has
+    closed it, found without asking the server.
 
     An idle connection's socket has nothing to read: the server speaks only when asked
     (no LISTEN here). Readable, hung up or in error means the server closed it (a
     restart, a terminated backend, a cut network path that said so)."""
+    if conn.closed or getattr(conn, "broken", False):
+        return True
+    try:
+        fd = conn.pgconn.socket
+    except Exception:
+        return True  # no socket: the driver knows it is gone
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
     return bool(poller.poll(0))
@@ -130,19 +137,13 @@ def socket_closed(fd: int) -> bool:
 def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     """Refuse a pooled connection the server has dropped, without asking the server.
 
-    When its socket says so (`socket_closed`) or the driver already knows it is broken,
-    the pool opens a new one (DisconnectionError), as pre-ping would. A peer that
-    vanished without a word is found by the query, whose error invalidates the pool
-    (SQLAlchemy's disconnect handling) and answers that request with 503.
+    When it is (`postgres_dropped`), the pool opens a new one (DisconnectionError), as
+    pre-ping would. A peer that vanished without a word is found by the query, whose
+    error invalidates the pool (SQLAlchemy's disconnect handling) and answers that
+    request with 503.
     """
-    if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
-        raise DisconnectionError("the connection is closed")
-    try:
-        fd = dbapi_conn.pgconn.socket
-    except Exception:
-        raise DisconnectionError("the connection has no socket") from None
-    if socket_closed(fd):
-        raise DisconnectionError("the server closed the connection")
+    if postgres_dropped(dbapi_conn):
+        raise DisconnectionError("the connection is closed, or its server closed it")
 
 
 def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:

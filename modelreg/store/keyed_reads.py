@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from modelreg.store.engine import postgres_connect_kwargs, socket_closed
+from modelreg.store.engine import postgres_connect_kwargs, postgres_dropped
 
 __all__ = ["KeyedReads"]
 
@@ -49,12 +49,9 @@ class KeyedReads:
         """`work(session)` in a greenlet, its keyed read awaited here on the loop."""
         conn = await self._take()
         try:
-            result = await greenlet_spawn(work, KeyedSession(self, conn))
-        except BaseException:
+            return await greenlet_spawn(work, KeyedSession(self, conn))
+        finally:
             self._give_back(conn)
-            raise
-        self._give_back(conn)
-        return result
 
     def rows(
         self, conn: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any] | Sequence[Any]
@@ -88,7 +85,7 @@ class KeyedReads:
                 if conn is None:  # a slot came free: open a connection of our own
                     opening = True
             if conn is not None and not opening:
-                if not _dropped(conn):
+                if not postgres_dropped(conn):
                     return conn
                 conn.pgconn.finish()  # the server hung up on it while it was idle
                 self._release_slot()
@@ -171,7 +168,7 @@ class KeyedSession:
     __slots__ = ("info",)
 
     def __init__(self, reads: KeyedReads, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.info: dict[str, Any] = {"keyed_reads": (reads, conn), "keyed_read": True}
+        self.info: dict[str, Any] = {"keyed_reads": (reads, conn)}
 
 
 async def _fetch(
@@ -180,15 +177,6 @@ async def _fetch(
     cur = conn.cursor()
     await cur.execute(sql, params)
     return await cur.fetchall(), cur
-
-
-def _dropped(conn: psycopg.AsyncConnection[Any]) -> bool:
-    if conn.closed or conn.broken:
-        return True
-    try:
-        return socket_closed(conn.pgconn.socket)
-    except psycopg.Error:
-        return True
 
 
 def _as_sqlalchemy(exc: psycopg.Error, sql: str, params: Any) -> StatementError:
