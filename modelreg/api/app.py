@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         registries.close()
 
-    app = FastAPI(
+    app = fastpath.FrontDoor(
         title="modelreg",
         version=__version__,
         description="A model registry speaking the Kubeflow Model Registry REST API.",

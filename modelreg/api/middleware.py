@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import re
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelreg.api.log_stream import plain_handler
@@ -31,6 +34,12 @@ class _TooLarge(Exception):
     pass
 
 
+def _last_handler(scope: Scope) -> Callable[..., Any] | None:
+    app = scope.get("app")
+    handlers = getattr(app, "exception_handlers", None) or {}
+    return handlers.get(Exception) or handlers.get(500)
+
+
 def _error(status: int, code: str, message: str) -> tuple[Message, Message]:
     body = orjson.dumps({"code": code, "message": message})
     start: Message = {
@@ -43,7 +52,8 @@ def _error(status: int, code: str, message: str) -> tuple[Message, Message]:
 
 class RequestContext:
     """Gives each request an id (kept from X-Request-ID when sane), logs it as one JSON line,
-    and refuses bodies over `max_body_bytes` with 413 before they are read whole."""
+    refuses bodies over `max_body_bytes` with 413 before they are read whole, and answers
+    an unexpected error with the app's handler for it (a 500 with the request id)."""
 
     def __init__(
         self,
@@ -103,6 +113,17 @@ class RequestContext:
                 413, "Request Entity Too Large", f"request body is larger than {self.max_body} bytes"
             ):
                 await send_with_id(m)
+        except Exception as exc:
+            # The app's last handler (for Exception or 500), here rather than in Starlette's
+            # outermost layer, so that the 500 carries the request id and is logged with it.
+            handler = _last_handler(scope)
+            if sent_start or handler is None:
+                raise
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(Request(scope, receive), exc)
+            else:
+                response = await run_in_threadpool(handler, Request(scope, receive), exc)
+            await response(scope, receive, send_with_id)
         finally:
             if self.log_requests:
                 self._log(scope, request_id, status, started)

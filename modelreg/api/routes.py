@@ -25,7 +25,13 @@ from modelreg.api.threads import run_serial, run_sync
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
-from modelreg.service.transactions import TurnTaken, awaits_keyed_reads, keyed_read, transaction
+from modelreg.service.transactions import (
+    TurnTaken,
+    awaits_keyed_reads,
+    keyed_read,
+    keyed_read_here,
+    transaction,
+)
 
 Handler = Callable[[Request], Any]
 _INLINE_TRIES = 100
@@ -61,9 +67,7 @@ async def run(
     db = database(request)
 
     def in_transaction(pin: bool = False, wait: bool = True) -> Any:
-        with transaction(
-            db, write=write, context=context, pin=pin, keyed=keyed and pin, wait=wait
-        ) as session:
+        with transaction(db, write=write, context=context, pin=pin, wait=wait) as session:
             return work(session)
 
     if keyed and not write and awaits_keyed_reads(db):
@@ -76,7 +80,7 @@ async def run(
                 except TurnTaken:
                     time.sleep(0.00005)
         elif not write and keyed:
-            return in_transaction(True)
+            return keyed_read_here(db, work)
         elif not write:
             return await run_serial(in_transaction, True)
     return await run_sync(in_transaction)

@@ -14,21 +14,38 @@ from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
 from modelreg.store.session import Database, TurnTaken
 
-__all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "transaction"]
+__all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "keyed_read_here", "transaction"]
 
 T = TypeVar("T")
 
 log = logging.getLogger("modelreg.service")
 
 
+_DATABASE_ERRORS = (OperationalError, InterfaceError, DataError)
+
+
+def _service_error(exc: Exception) -> Exception:
+    """The typed error the service raises for a database error."""
+    if isinstance(exc, DataError):
+        return InvalidArgument("a value is out of range or malformed for the database")
+    return Unavailable("the registry's database is unavailable or busy; try again shortly")
+
+
 @contextmanager
 def _database_errors() -> Iterator[None]:
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
-    except DataError as exc:
-        raise InvalidArgument("a value is out of range or malformed for the database") from exc
+    except _DATABASE_ERRORS as exc:
+        raise _service_error(exc) from exc
+
+
+def keyed_read_here(db: Database, work: Callable[[Session], T]) -> T:
+    """`work`, one read of a row by its key, on this thread's kept SQLite connection (the
+    event loop's: it takes less than a hop to a thread). See Database.keyed_read_here."""
+    try:
+        return db.keyed_read_here(work)
+    except _DATABASE_ERRORS as exc:
+        raise _service_error(exc) from exc
 
 
 def awaits_keyed_reads(db: Database) -> bool:
@@ -50,17 +67,15 @@ def transaction(
     write: bool,
     context: history.Context | None = None,
     pin: bool = False,
-    keyed: bool = False,
     wait: bool = True,
 ) -> Iterator[Session]:
     """One transaction: committed whole when the block ends, rolled back whole otherwise.
 
     `context` says who acts, for the history events the change writes; `pin`, that a read
-    runs on a long-lived thread that reads one request at a time, and `keyed`, that the
-    whole read is one row by its key (Database.read_only);
+    runs on a long-lived thread that reads one request at a time (Database.read_only);
     `wait=False`, that a write raises TurnTaken rather than wait for another writer.
     """
-    unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin, keyed=keyed)
+    unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin)
     with _database_errors(), unit as session:
         if context is not None:
             history.bind(session, context)

@@ -254,3 +254,22 @@ def test_errors_are_json_on_both_prefixes(client: TestClient) -> None:
         assert r.headers["content-type"].startswith("application/json")
         assert r.json()["code"] == "Not Found"
         assert "999999" in r.json()["message"]
+
+
+def test_an_unexpected_failure_is_a_500_without_a_traceback(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The registry's own routes run on a short path (api/fastpath.FrontDoor); a bug there
+    still meets the server's last handler: a JSON 500 with the request id, the traceback
+    in the log only."""
+    model = f.post(client, "/registered_models", {"name": "m"})
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("modelreg.service.resources.get", broken)
+    r = client.get(f"{RM}/{model['id']}", headers={"X-Request-ID": "req-500"})
+    err(r, 500, "server log")
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert r.headers["x-request-id"] == "req-500"
+    assert "secret internals" in caplog.text
