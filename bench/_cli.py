@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     sc.add_argument("--reload", action="store_true", help="load again even if a loaded database is there")
     sc.add_argument("--keep-data", action="store_true", help="keep the loaded databases for the next run")
+    sc.add_argument(
+        "--rounds", type=int, default=2, help="turns over the sizes per scenario (p95: their median)"
+    )
 
     fl = sub.add_parser("floor-server", help="serve the bare ASGI endpoint (started by run)")
     fl.add_argument("--host", default="127.0.0.1")

@@ -17,6 +17,7 @@ import asyncio
 import json
 import random
 import shutil
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class ScaleOptions:
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     reload: bool = False
     keep_data: bool = False
+    rounds: int = 2
 
 
 def _pg(opts: ScaleOptions, sql: str) -> None:
@@ -141,42 +143,63 @@ def _systems(base_url: str, size: int, opts: ScaleOptions, ids: list[str]) -> di
             "get": ("get", plain), "page": ("page", plain)}  # fmt: skip
 
 
-async def _measure(opts: ScaleOptions, db: str, size: int, url: str, out: Output) -> None:
-    ids = _sample_ids(url)
-    server = modelreg_server(opts.workdir, url, opts.workers, label=f"{db}-{size}").start()
+async def _measure(opts: ScaleOptions, db: str, urls: dict[int, str], out: Output) -> None:
+    """Every size served at once, and measured in turns: for each scenario and
+    concurrency, `rounds` rounds over the sizes, the order flipped each round, so that a
+    spell of load on this shared machine falls on both sizes alike."""
+    servers = {}
+    systems = {}
     try:
-        out.emit({"type": "server", "system": "modelreg", "db": db, "size": size, "phase": "started",
-                  "startup_s": round(server.startup_s, 3), "loadavg": loadavg()})  # fmt: skip
-        systems = _systems(server.base_url, size, opts, ids)
+        for size, url in urls.items():
+            ids = _sample_ids(url)
+            server = servers[size] = modelreg_server(
+                opts.workdir, url, opts.workers, label=f"{db}-{size}"
+            ).start()
+            out.emit({"type": "server", "system": "modelreg", "db": db, "size": size, "phase": "started",
+                      "startup_s": round(server.startup_s, 3), "loadavg": loadavg()})  # fmt: skip
+            systems[size] = _systems(server.base_url, size, opts, ids)
         for scenario in opts.scenarios:
-            op, system = systems[scenario]
             for c in opts.concurrency:
-                result = await run_scenario(
-                    system, op, c, opts.seconds, db=db, server_pid=server.pid, sampler=server.sampler,
-                    catalog=str(size), label=scenario,
-                )  # fmt: skip
-                out.emit(result.line())
-        assert server.sampler is not None
-        peak = server.sampler.overall
-        out.emit({"type": "server", "system": "modelreg", "db": db, "size": size, "phase": "stopped",
-                  "startup_s": round(server.startup_s, 3), "peak_rss_mb": round(peak.rss / 2**20, 1),
-                  "peak_pss_mb": round(peak.pss / 2**20, 1), "processes": peak.processes,
-                  "loadavg": loadavg()})  # fmt: skip
+                for round_ in range(opts.rounds):
+                    sizes = list(urls) if round_ % 2 == 0 else list(reversed(urls))
+                    for size in sizes:
+                        server = servers[size]
+                        op, system = systems[size][scenario]
+                        result = await run_scenario(
+                            system, op, c, opts.seconds, db=db, server_pid=server.pid,
+                            sampler=server.sampler, catalog=str(size), label=scenario,
+                        )  # fmt: skip
+                        out.emit({**result.line(), "round": round_})
+        for size, server in servers.items():
+            assert server.sampler is not None
+            peak = server.sampler.overall
+            out.emit({"type": "server", "system": "modelreg", "db": db, "size": size, "phase": "stopped",
+                      "startup_s": round(server.startup_s, 3), "peak_rss_mb": round(peak.rss / 2**20, 1),
+                      "peak_pss_mb": round(peak.pss / 2**20, 1), "processes": peak.processes,
+                      "loadavg": loadavg()})  # fmt: skip
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
 
 
 def flatness(results: list[dict[str, Any]], base: int, top: int) -> list[dict[str, Any]]:
-    idx = {(r["db"], r["scenario"], r["concurrency"], r["catalog"]): r for r in results}
+    """p95 at `top` over p95 at `base`, each the median over the rounds."""
+    rounds: dict[tuple[str, str, int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        rounds.setdefault((r["db"], r["scenario"], r["concurrency"], r["catalog"]), []).append(r)
     rows = []
-    for (db, scenario, c, size), r in sorted(idx.items()):
-        if size != str(top) or (db, scenario, c, str(base)) not in idx:
+    for (db, scenario, c, size), runs in sorted(rounds.items()):
+        if size != str(top) or (db, scenario, c, str(base)) not in rounds:
             continue
-        b = idx[(db, scenario, c, str(base))]
+        base_runs = rounds[(db, scenario, c, str(base))]
+        p95_base = statistics.median(x["p95_ms"] for x in base_runs)
+        p95_top = statistics.median(x["p95_ms"] for x in runs)
         rows.append({"type": "scale_ratio", "db": db, "scenario": scenario, "concurrency": c,
-                     "base": base, "top": top, "p95_base_ms": b["p95_ms"], "p95_top_ms": r["p95_ms"],
-                     "p95_ratio": round(r["p95_ms"] / b["p95_ms"], 2) if b["p95_ms"] else None,
-                     "rss_top_mb": r["peak_rss_mb"]})  # fmt: skip
+                     "base": base, "top": top, "p95_base_ms": p95_base, "p95_top_ms": p95_top,
+                     "p95_ratio": round(p95_top / p95_base, 2) if p95_base else None,
+                     "p95_base_rounds_ms": [x["p95_ms"] for x in base_runs],
+                     "p95_top_rounds_ms": [x["p95_ms"] for x in runs],
+                     "rss_top_mb": max(x["peak_rss_mb"] for x in runs)})  # fmt: skip
     return rows
 
 
@@ -190,9 +213,8 @@ def scale(opts: ScaleOptions) -> int:
     try:
         with asyncio.Runner(loop_factory=new_loop) as runner:
             for db in opts.db:
-                for size in opts.sizes:
-                    url = _prepare(opts, db, size, out)
-                    runner.run(_measure(opts, db, size, url, out))
+                urls = {size: _prepare(opts, db, size, out) for size in opts.sizes}
+                runner.run(_measure(opts, db, urls, out))
     finally:
         out.close()
         if not opts.keep_data:
@@ -217,7 +239,8 @@ def scale(opts: ScaleOptions) -> int:
             else "    "
         )
         print(f"{verdict} {r['db']:10} {r['scenario']:11} c={r['concurrency']:<2} p95 {r['p95_base_ms']:.2f} ms at "
-              f"{r['base']} -> {r['p95_top_ms']:.2f} ms at {r['top']}: {r['p95_ratio']}x")  # fmt: skip
+              f"{r['base']} -> {r['p95_top_ms']:.2f} ms at {r['top']}: {r['p95_ratio']}x "
+              f"(rounds: {r['p95_base_rounds_ms']} -> {r['p95_top_rounds_ms']} ms)")  # fmt: skip
     for s in (x for x in out.lines if x["type"] == "server" and x["phase"] == "stopped"):
         verdict = "PASS" if s["peak_rss_mb"] < RSS_TARGET_MB else "FAIL"
         print(f"{verdict} {s['db']:10} {s['size']:>8} versions: peak RSS {s['peak_rss_mb']:.0f} MB "
