@@ -173,7 +173,8 @@ def test_database_down_is_503_and_recovers(
         r = c.post(f"{V1}/registered_models", json={"name": "before"})
         assert r.status_code == 201
         model = r.json()["id"]
-        # Gets and finds by key have connections of their own (awaited on the event loop).
+        # Gets and finds by key, and small writes (a create), have connections of their own
+        # (awaited on the event loop).
         assert c.get(f"{V1}/registered_models/{model}").status_code == 200
         assert c.get(f"{V1}/registered_model", params={"name": "before"}).status_code == 200
         proxy.cut()
@@ -195,6 +196,9 @@ def test_database_down_is_503_and_recovers(
             assert [m["name"] for m in r.json()["items"]] == ["before"]
             assert c.get(f"{V1}/registered_models/{model}").json()["name"] == "before"
             assert c.get(f"{V1}/registered_model", params={"name": "before"}).json()["id"] == model
+            assert c.post(f"{V1}/registered_models", json={"name": "after"}).status_code == 201
+            r = c.patch(f"{V1}/registered_models/{model}", json={"description": "back"})
+            assert r.status_code == 200 and r.json()["description"] == "back"
             assert c.get("/readyz/health").status_code == 200
         finally:
             back.cut()
