@@ -31,8 +31,6 @@ from modelreg.service.transactions import (
     keyed_read,
     keyed_read_here,
     transaction,
-    write_on_loop,
-    writes_on_loop,
 )
 
 Handler = Callable[[Request], Any]
@@ -74,9 +72,6 @@ async def run(
 
     if keyed and not write and awaits_keyed_reads(db):
         return await keyed_read(db, work)
-    if write and small and writes_on_loop(db):
-        assert context is not None
-        return await write_on_loop(db, work, context=context)
     if db.dialect == "sqlite":
         if write and small:
             for _ in range(_INLINE_TRIES):

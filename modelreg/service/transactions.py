@@ -14,15 +14,7 @@ from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
 from modelreg.store.session import Database, TurnTaken
 
-__all__ = [
-    "TurnTaken",
-    "awaits_keyed_reads",
-    "keyed_read",
-    "keyed_read_here",
-    "transaction",
-    "write_on_loop",
-    "writes_on_loop",
-]
+__all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "keyed_read_here", "transaction"]
 
 T = TypeVar("T")
 
@@ -54,26 +46,6 @@ def keyed_read_here(db: Database, work: Callable[[Session], T]) -> T:
         return db.keyed_read_here(work)
     except _DATABASE_ERRORS as exc:
         raise _service_error(exc) from exc
-
-
-def writes_on_loop(db: Database) -> bool:
-    """Whether a small write (`write_on_loop`) is awaited on the event loop here."""
-    return db.writes_on_loop
-
-
-async def write_on_loop(db: Database, work: Callable[[Session], T], *, context: history.Context) -> T:
-    """`work`, a write that does nothing but its statements, in one transaction awaited
-    on the event loop (PostgreSQL; see Database.write_on_loop)."""
-
-    def unit(session: Session) -> tuple[T, list[str]]:
-        history.bind(session, context)
-        result = work(session)
-        return result, session.info.pop("drop_prefixes", [])
-
-    with _database_errors():
-        result, dropped = await db.write_on_loop(unit)
-    _drop_files(db, dropped)
-    return result
 
 
 def awaits_keyed_reads(db: Database) -> bool:
@@ -109,11 +81,7 @@ def transaction(
             history.bind(session, context)
         yield session
         dropped: list[str] = session.info.pop("drop_prefixes", [])
-    _drop_files(db, dropped)
-
-
-def _drop_files(db: Database, dropped: list[str]) -> None:
-    """Delete the stored files of deleted artifacts, once their deletion is committed."""
+    # Only now that the deletion is committed may the deleted artifacts' bytes go.
     if dropped and db.files is not None:
         for prefix in dropped:
             try:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import select
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import QueuePool
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def normalize_url(url: str) -> str:
@@ -138,30 +134,6 @@ def postgres_dropped(conn: Any) -> bool:
     return bool(poller.poll(0))
 
 
-def loop_engine(engine: Engine) -> AsyncEngine:
-    """An asyncio engine on `engine`'s PostgreSQL database, set up alike (connect
-    arguments, JIT off, the checkout check), its pool as large as `engine`'s."""
-    import psycopg
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    kwargs = {**postgres_connect_kwargs(engine), "autocommit": False}
-    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
-
-    async def connect() -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(**kwargs)
-
-    loop = create_async_engine(
-        engine.url.set(drivername="postgresql+psycopg_async"),
-        async_creator=connect,
-        pool_size=size,
-        max_overflow=0,  # more writes at once wait for a connection (on the loop)
-        pool_pre_ping=False,
-        pool_recycle=1800,
-    )
-    event.listen(loop.sync_engine, "checkout", _postgres_alive)
-    return loop
-
-
 def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     """Refuse a pooled connection the server has dropped, without asking the server.
 
@@ -170,7 +142,7 @@ def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     error invalidates the pool (SQLAlchemy's disconnect handling) and answers that
     request with 503.
     """
-    if postgres_dropped(getattr(dbapi_conn, "driver_connection", dbapi_conn)):
+    if postgres_dropped(dbapi_conn):
         raise DisconnectionError("the connection is closed, or its server closed it")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,8 +15,6 @@ from modelreg.store.files import FileStore
 from modelreg.store.write_turn import WriteTurn, lock_path
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from modelreg.store.keyed_reads import KeyedReads
 
 T = TypeVar("T")
@@ -88,16 +85,12 @@ class Database:
         # PostgreSQL: reads of one row by key are awaited on the event loop (KeyedReads),
         # on as many connections at most as the engine's pool keeps.
         # (Imported here: psycopg costs a SQLite server 9 MB in each process.)
-        # Small writes are awaited there too, on an asyncio engine (`write_on_loop`).
         self.keyed_reads: KeyedReads | None = None
-        self._loop_writer: AsyncEngine | None = None
         if engine.dialect.name == "postgresql":
-            from modelreg.store.engine import loop_engine
             from modelreg.store.keyed_reads import KeyedReads
 
             size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
             self.keyed_reads = KeyedReads(engine, size)
-            self._loop_writer = loop_engine(engine)
         # A SQLite file's connections are kept rather than taken from the pool and given
         # back each time (checkout, its events and the Connection around it cost as much as
         # a get's query): the writers' one, used in turn, and one per pinned reading thread.
@@ -109,22 +102,6 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    @property
-    def writes_on_loop(self) -> bool:
-        return self._loop_writer is not None
-
-    async def write_on_loop(self, work: Callable[[Session], T]) -> T:
-        """`work(session)` in one transaction awaited on the event loop (PostgreSQL), for
-        writes that do nothing but their statements.
-
-        On a pool thread a write paid the thread hop and the GIL passing back and forth
-        at each of its round trips (as a get by id did: see store.keyed_reads); here its
-        synchronous code runs in a greenlet, as SQLAlchemy's asyncio support runs it, and
-        each statement is awaited."""
-        assert self._loop_writer is not None
-        async with self._loop_writer.begin() as conn:
-            return await conn.run_sync(lambda sync: work(cast(Session, ReadSession(sync))))
 
     @contextmanager
     def unit_of_work(self, *, wait: bool = True) -> Iterator[Session]:
@@ -206,19 +183,9 @@ class Database:
             conn.close()
         if self.keyed_reads is not None:
             self.keyed_reads.close()
-        if self._loop_writer is not None:
-            _dispose_loop_engine(self._loop_writer)
         self.engine.dispose()
         if isinstance(self._write_turn, WriteTurn):
             self._write_turn.close()
-
-
-def _dispose_loop_engine(engine: AsyncEngine) -> None:
-    """Close an asyncio engine's connections from synchronous code, whether or not an
-    event loop runs on this thread (an app's shutdown runs on one)."""
-    worker = threading.Thread(target=asyncio.run, args=(engine.dispose(),), name="modelreg-dispose")
-    worker.start()
-    worker.join()
 
 
 class _PinnedRead:

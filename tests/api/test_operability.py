@@ -173,8 +173,7 @@ def test_database_down_is_503_and_recovers(
         r = c.post(f"{V1}/registered_models", json={"name": "before"})
         assert r.status_code == 201
         model = r.json()["id"]
-        # Gets and finds by key, and small writes (a create), have connections of their own
-        # (awaited on the event loop).
+        # Gets and finds by key have connections of their own (awaited on the event loop).
         assert c.get(f"{V1}/registered_models/{model}").status_code == 200
         assert c.get(f"{V1}/registered_model", params={"name": "before"}).status_code == 200
         proxy.cut()
