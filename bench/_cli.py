@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-access-log", dest="access_log", action="store_false", help="modelreg without its access log"
     )
     r.add_argument("--keep-data", action="store_true", help="keep the SQLite files after the run")
+    r.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="turns per scenario and concurrency, the order flipped each turn; ratios of the medians",
+    )
     r.add_argument("--client", choices=["aiohttp", "httpx", "raw"], default="aiohttp",
                    help="the load generator's HTTP client: aiohttp (C parser, cheap per request), httpx, "
                         "or a minimal one that costs the least CPU")  # fmt: skip
@@ -115,5 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         client=args.client,
         access_log=args.access_log,
         keep_data=args.keep_data,
+        rounds=args.rounds,
     )
     return run(opts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 __all__ = ["acceptance", "ratios", "table"]
@@ -60,7 +61,18 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def _index(results: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], dict[str, Any]]:
-    return {(r["db"], r["system"], r["scenario"], r["concurrency"]): r for r in results}
+    """Each (db, system, scenario, concurrency): the median over its rounds of ops/s and of p99."""
+    rounds: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        rounds.setdefault((r["db"], r["system"], r["scenario"], r["concurrency"]), []).append(r)
+    return {
+        key: {
+            "ops_per_s": statistics.median(r["ops_per_s"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "rounds": len(runs),
+        }
+        for key, runs in rounds.items()
+    }
 
 
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,6 +95,7 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "p99_ratio": round(mr["p99_ms"] / ml["p99_ms"], 3),
                     "modelreg_ops_per_s": mr["ops_per_s"],
                     "mlflow_ops_per_s": ml["ops_per_s"],
+                    "rounds": mr["rounds"],
                 }
             )
         floor = idx.get((db, "floor", "get", c))
@@ -95,6 +108,7 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "fraction": round(mr["ops_per_s"] / floor["ops_per_s"], 3),
                     "modelreg_ops_per_s": mr["ops_per_s"],
                     "floor_ops_per_s": floor["ops_per_s"],
+                    "rounds": mr["rounds"],
                 }
             )
     return out

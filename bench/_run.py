@@ -44,6 +44,7 @@ class Options:
     client: str = "aiohttp"  # or "httpx", or "raw": the minimal client of _rawhttp
     access_log: bool = True
     keep_data: bool = False
+    rounds: int = 1  # turns per scenario and concurrency; ratios of the rounds' medians
 
 
 class Output:
@@ -127,27 +128,28 @@ async def _compare(opts: Options, db: str, out: Output, floor: Server | None) ->
         for scenario in opts.scenarios:
             for c in opts.concurrency:
                 runners = [n for n in systems if scenario in systems[n].scenarios]
-                order = runners if step % 2 == 0 else runners[::-1]
-                step += 1
-                for name in order:
-                    server = servers[name]
-                    others = [s for n, s in servers.items() if n != name]
-                    idle0 = sum(tree_cpu_seconds(s.pid) for s in others)
-                    result = await run_scenario(
-                        systems[name],
-                        scenario,
-                        c,
-                        opts.seconds,
-                        db=db,
-                        server_pid=server.pid,
-                        sampler=server.sampler,
-                        nodelay=opts.nodelay,
-                        client=opts.client,
-                        catalog=f"{opts.models}x{opts.versions}",
-                    )
-                    idle = sum(tree_cpu_seconds(s.pid) for s in others) - idle0
-                    result.extra["idle_servers_cpu_pct"] = round(100 * idle / result.seconds, 1)
-                    out.emit(result.line())
+                for round_ in range(opts.rounds):
+                    order = runners if step % 2 == 0 else runners[::-1]
+                    step += 1
+                    for name in order:
+                        server = servers[name]
+                        others = [s for n, s in servers.items() if n != name]
+                        idle0 = sum(tree_cpu_seconds(s.pid) for s in others)
+                        result = await run_scenario(
+                            systems[name],
+                            scenario,
+                            c,
+                            opts.seconds,
+                            db=db,
+                            server_pid=server.pid,
+                            sampler=server.sampler,
+                            nodelay=opts.nodelay,
+                            client=opts.client,
+                            catalog=f"{opts.models}x{opts.versions}",
+                        )
+                        idle = sum(tree_cpu_seconds(s.pid) for s in others) - idle0
+                        result.extra["idle_servers_cpu_pct"] = round(100 * idle / result.seconds, 1)
+                        out.emit({**result.line(), "round": round_})
         for name, server in servers.items():
             if name != "floor":  # the floor's line comes once, when the run ends
                 out.emit(_server_line(server, db, "stopped"))
