@@ -91,6 +91,13 @@ def from_validation(errors: list[dict[str, object]]) -> ModelregError:
     return InvalidArgument(f"{where}: {err['msg']}")
 
 
+def log_unexpected(request: Request) -> None:
+    """Log the error being handled, with its traceback and the request's id (the answer
+    carries the id, the log the details)."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, request_id)
+
+
 def install(app: FastAPI) -> None:
     async def on_domain(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ModelregError)
@@ -105,7 +112,7 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log_unexpected(request)
         return error_response(500, "internal error; the server log has the details")
 
     app.add_exception_handler(ModelregError, on_domain)

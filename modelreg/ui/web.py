@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,6 @@ from modelreg.service.registries import DEFAULT, Registries
 from modelreg.service.transactions import transaction
 
 HERE = Path(__file__).parent
-log = logging.getLogger("modelreg.ui")
 SCOPES = ("", "/registries/{registry}")
 
 
@@ -268,7 +266,7 @@ def install(app: FastAPI) -> None:
         return api_errors.error_response(exc.status_code, str(exc.detail))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        api_errors.log_unexpected(request)
         if wants_html(request):
             return error_page(request, 500, "The server hit an unexpected error; its log has the details.")
         return api_errors.error_response(500, "internal error; the server log has the details")

@@ -272,4 +272,4 @@ def test_an_unexpected_failure_is_a_500_without_a_traceback(
     err(r, 500, "server log")
     assert "secret" not in r.text and "Traceback" not in r.text
     assert r.headers["x-request-id"] == "req-500"
-    assert "secret internals" in caplog.text
+    assert "secret internals" in caplog.text and "req-500" in caplog.text
