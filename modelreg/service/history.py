@@ -21,6 +21,7 @@ from modelreg.entities import EntitySpec, Field
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.repository import Record, insert_sql
 from modelreg.store.schema import events
+from modelreg.store.session import write_later
 
 SERVER = ""  # the registry column of server-level events (tokens, registries)
 _BASE = {"name": "name", "external_id": "externalId", "description": "description"}
@@ -112,11 +113,11 @@ def record(
         "changes": json.dumps(changed, default=str, separators=(",", ":")),
         "request_id": ctx.request_id,
     }
-    conn = session.connection()
-    if conn.dialect.paramstyle == "qmark":  # SQLite: see Repository.insert
-        conn.exec_driver_sql(*insert_sql(events, row))
+    dialect = session.get_bind().dialect
+    if dialect.paramstyle == "qmark":  # SQLite: see Repository.insert
+        session.connection().exec_driver_sql(*insert_sql(events, row))
     else:
-        session.execute(_INSERT_EVENT, row)
+        write_later(session, _INSERT_EVENT, row)
 
 
 def entity_change(

@@ -131,7 +131,12 @@ def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, n
     False when there is a `parent_id` and no entity of a kind `spec` may hang under has it."""
     first = True
     while spec.parent is not None and parent_id is not None:
-        for kind in spec.parent.kinds:
+        kinds = spec.parent.kinds
+        if not first and len(kinds) == 1 and BY_KIND[kinds[0]].parent is None:
+            # The last ancestor, of the one kind it can be: nothing reads this answer.
+            Repository(session, BY_KIND[kinds[0]]).touch_later(parent_id, now)
+            return True
+        for kind in kinds:
             pspec = BY_KIND[kind]
             touched, grandparent = Repository(session, pspec).touch_up(parent_id, now)
             if touched:

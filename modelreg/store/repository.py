@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
 from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, resource_ids
+from modelreg.store.session import write_later
 
 ORDER_COLUMNS = {
     "ID": "id",
@@ -522,6 +523,10 @@ class Repository:
         result = self.session.execute(_TOUCH[self.spec.kind], {"touch_id": id_, "touch_time": now})
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def touch_later(self, id_: int, now: int) -> None:
+        """Set one row's update_time, without asking whether it was there (write_later)."""
+        write_later(self.session, _TOUCH[self.spec.kind], {"touch_id": id_, "touch_time": now})
+
     def touch_up(self, id_: int, now: int) -> tuple[bool, int | None]:
         """Set one row's update_time: whether there was such a row, and its parent_id."""
         stmt = _TOUCH_UP.get(self.spec.kind)
@@ -554,11 +559,12 @@ class Repository:
             self.session.execute(delete(custom_properties).where(custom_properties.c.resource_id == id_))
         if properties:
             rows = [_property_row(id_, k, v) for k, v in properties.items()]
-            conn = self.session.connection()
-            if conn.dialect.paramstyle == "qmark":
-                conn.exec_driver_sql(_INSERT_PROPERTIES_SQL, [tuple(r.values()) for r in rows])
+            if self.session.get_bind().dialect.paramstyle == "qmark":
+                self.session.connection().exec_driver_sql(
+                    _INSERT_PROPERTIES_SQL, [tuple(r.values()) for r in rows]
+                )
             else:
-                self.session.execute(_INSERT_PROPERTIES, rows)
+                write_later(self.session, _INSERT_PROPERTIES, rows)
 
     def _guard(self, op: Any) -> Any:
         try:

@@ -28,31 +28,72 @@ class ReadSession:
     and about 100 us per write. The transaction is the connection's: for reads begun by the
     first statement and rolled back at the end, for writes begun at the start and committed
     at the end (or rolled back whole).
+
+    On PostgreSQL a write's `write_later` statements wait here and go in one pipeline with
+    the next statement's turn or with COMMIT (store.pipelined); anything that reads (or
+    takes the connection) sends them first.
     """
 
-    __slots__ = ("_conn", "info")
+    __slots__ = ("_conn", "_later", "info")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, defers: bool = False) -> None:
         self._conn = conn
+        self._later: list[Any] | None = [] if defers else None
         self.info: dict[str, Any] = {}
 
     def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        if self._later:
+            self.send_later()
         return self._conn.execute(statement, params, **kw)
 
     def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        if self._later:
+            self.send_later()
         return self._conn.scalar(statement, params, **kw)
 
     def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        if self._later:
+            self.send_later()
         return self._conn.scalars(statement, params, **kw)
 
     def get_bind(self, *args: Any, **kw: Any) -> Connection:
+        """The connection, for its dialect (statements go through `execute`)."""
         return self._conn
 
     def connection(self, *args: Any, **kw: Any) -> Connection:
+        if self._later:
+            self.send_later()
         return self._conn
 
+    def write_later(self, statement: Any, params: Any) -> None:
+        """Run a write nobody reads the result of: now, or (PostgreSQL) with what comes next."""
+        if self._later is None:
+            self._conn.execute(statement, params)
+        else:
+            self._later.append((statement, params))
+
+    def send_later(self, *, commit: bool = False) -> None:
+        """Send the waiting writes (and COMMIT, if asked) in one round trip."""
+        later, self._later = self._later or [], []
+        if later or commit:
+            from modelreg.store.pipelined import send_pipelined
+
+            send_pipelined(self._conn, later, commit=commit)
+
     def rollback(self) -> None:
+        if self._later is not None:
+            self._later = []
         self._conn.rollback()
+
+
+def write_later(session: Session, statement: Any, params: Any) -> None:
+    """A write whose result nobody reads: on PostgreSQL it goes with what comes next
+    (ReadSession.write_later); on the others, and in an ORM Session, now."""
+    later = getattr(session, "write_later", None)
+    if later is None:
+        session.execute(statement, params)
+    else:
+        later(statement, params)
 
 
 class TurnTaken(Exception):
@@ -86,6 +127,8 @@ class Database:
         # on as many connections at most as the engine's pool keeps.
         # (Imported here: psycopg costs a SQLite server 9 MB in each process.)
         self.keyed_reads: KeyedReads | None = None
+        # PostgreSQL: writes nobody reads back go with COMMIT (ReadSession.write_later).
+        self._pipelines = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         if engine.dialect.name == "postgresql":
             from modelreg.store.keyed_reads import KeyedReads
 
@@ -111,7 +154,10 @@ class Database:
         the database (the caller may then wait somewhere it can afford to)."""
         if not self._keep:
             with self._write_turn, self._writer.begin() as conn:
-                yield cast(Session, ReadSession(conn))
+                session = ReadSession(conn, defers=self._pipelines)
+                yield cast(Session, session)
+                if self._pipelines:
+                    session.send_later(commit=True)
             return
         assert isinstance(self._write_turn, WriteTurn)
         if not self._write_turn.acquire(blocking=wait):
