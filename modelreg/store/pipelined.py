@@ -10,7 +10,7 @@ sent together, answered together) with COMMIT, or before the next statement that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -21,7 +21,8 @@ __all__ = ["send_pipelined"]
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Any, Any]] = {}
 
-Later = tuple[Any, "Mapping[str, Any] | Sequence[Mapping[str, Any]]"]
+# A statement and its parameters: a mapping, or a list of mappings for many rows.
+Later = tuple[Any, Any]
 
 
 def send_pipelined(conn: Connection, later: list[Later], *, commit: bool) -> None:
@@ -34,7 +35,7 @@ def send_pipelined(conn: Connection, later: list[Later], *, commit: bool) -> Non
         with driver.pipeline(), driver.cursor() as cur:
             for statement, params in later:
                 many = not isinstance(params, Mapping)
-                rows: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
+                rows: list[Mapping[str, Any]] = list(params) if many else [params]
                 if not rows:
                     continue
                 compiled = _compiled(statement, conn, rows[0])
