@@ -30,28 +30,31 @@ def upsert_in_parent(
     Metrics and parameters are matched by name within the parent, so logging the same
     metric again updates it. Returns the artifact and whether it was created.
     """
-    parent = resources.get(session, BY_KIND[parent_kind], parent_id)
     values = dict(values)
-    if parent_kind == "experiment_run":
-        values["experiment_run_id"] = parent.id
-        values["experiment_id"] = parent["parent_id"]
+    # Creating an artifact touches its parent first, which finds the parent too: it is
+    # read beforehand only when a run's experiment is needed or an artifact is linked.
+    if artifact_id is not None or parent_kind == "experiment_run":
+        parent = resources.get(session, BY_KIND[parent_kind], parent_id)
+        if parent_kind == "experiment_run":
+            values["experiment_run_id"] = parent.id
+            values["experiment_id"] = parent["parent_id"]
     existing: Record | None
     if artifact_id is not None:
         existing = resources.get(session, ARTIFACT, artifact_id)
     else:
-        existing = _same_name(session, parent.id, values)
+        existing = _same_name(session, parent_id, values)
+    values["parent_id"] = parent_id
     if existing is None:
-        values["parent_id"] = parent.id
-        return resources.create(session, ARTIFACT, values, properties or {}), True
+        record = resources.create(session, ARTIFACT, values, properties or {}, parent_kind=parent_kind)
+        return record, True
     if values.get("type") not in (None, existing["type"]):
         raise InvalidArgument(f"artifact {existing.id} is a {existing['type']}, not a {values['type']}")
     if values.get("name") not in (None, existing["name"]):
         raise InvalidArgument(f"artifact {existing.id} is named {existing['name']!r}; names cannot change")
-    if existing["parent_id"] not in (None, parent.id):
-        raise Conflict(f"artifact {existing.id} already belongs to {existing['parent_id']}, not {parent.id}")
+    if existing["parent_id"] not in (None, parent_id):
+        raise Conflict(f"artifact {existing.id} already belongs to {existing['parent_id']}, not {parent_id}")
     values.pop("type", None)
     values.pop("name", None)
-    values["parent_id"] = parent.id
     record = resources.patch(session, ARTIFACT, existing.id, values, properties)
     return record, False
 

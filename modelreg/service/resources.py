@@ -44,9 +44,9 @@ def get(session: Session, spec: EntitySpec, id_: int, *, variant: str | None = N
     return record
 
 
-def _parent_not_found(spec: EntitySpec, parent_id: int) -> NotFound:
+def _parent_not_found(spec: EntitySpec, parent_id: int, kinds: tuple[str, ...] | None = None) -> NotFound:
     assert spec.parent is not None
-    labels = " or ".join(BY_KIND[k].label for k in spec.parent.kinds)
+    labels = " or ".join(BY_KIND[k].label for k in kinds or spec.parent.kinds)
     return NotFound(f"{labels} with id {parent_id} not found")
 
 
@@ -125,13 +125,20 @@ def _duplicate(spec: EntitySpec, values: dict[str, Any], exc: UniqueViolation) -
     return AlreadyExists(f"{label} with name {values.get('name')!r} already exists{where}")
 
 
-def touch_ancestors(session: Session, spec: EntitySpec, parent_id: int | None, now: int) -> bool:
+def touch_ancestors(
+    session: Session,
+    spec: EntitySpec,
+    parent_id: int | None,
+    now: int,
+    parent_kinds: tuple[str, ...] | None = None,
+) -> bool:
     """Move every ancestor's lastUpdateTimeSinceEpoch: a child's change is the parent's too.
 
-    False when there is a `parent_id` and no entity of a kind `spec` may hang under has it."""
+    False when there is a `parent_id` and no entity of a kind `spec` may hang under (of
+    `parent_kinds`, when the caller knows which) has it."""
     first = True
     while spec.parent is not None and parent_id is not None:
-        kinds = spec.parent.kinds
+        kinds = (parent_kinds or spec.parent.kinds) if first else spec.parent.kinds
         if not first and len(kinds) == 1 and BY_KIND[kinds[0]].parent is None:
             # The last ancestor, of the one kind it can be: nothing reads this answer.
             Repository(session, BY_KIND[kinds[0]]).touch_later(parent_id, now)
@@ -153,8 +160,11 @@ def create(
     spec: EntitySpec,
     values: dict[str, Any],
     properties: CustomProperties,
+    *,
+    parent_kind: str | None = None,
 ) -> Record:
-    """Insert one entity; `values` are by column, `type` chooses a union's variant."""
+    """Insert one entity; `values` are by column, `type` chooses a union's variant;
+    `parent_kind`, when the caller knows it, which kind the parent is."""
     values = dict(values)
     variant = values.get("type")
     if not values.get("name"):
@@ -168,8 +178,9 @@ def create(
     now = now_ms()
     if spec.parent is not None and values.get("parent_id") is not None:
         # Touching the ancestors first finds the parent too (one statement, not two).
-        if not touch_ancestors(session, spec, values["parent_id"], now):
-            raise _parent_not_found(spec, values["parent_id"])
+        kinds = (parent_kind,) if parent_kind else None
+        if not touch_ancestors(session, spec, values["parent_id"], now, kinds):
+            raise _parent_not_found(spec, values["parent_id"], kinds)
     elif spec.parent is not None and spec.parent.required:
         raise MissingField(f"required field '{spec.parent.field}' is zero value.")
     _check_references(session, spec, values)

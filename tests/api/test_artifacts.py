@@ -228,3 +228,15 @@ def test_huge_metric_step_is_400_not_500(client: TestClient) -> None:
     r = client.post(f"{V1ALPHA3}/artifacts", json={"artifactType": "metric", "value": 1.0, "step": 2**64})
     err(r, 400, code="Bad Request")
     assert f.get(client, "/artifacts")["items"] == []
+
+
+def test_artifacts_under_a_missing_or_wrong_parent_are_404(client: TestClient) -> None:
+    m = f.model(client)
+    for parent in ("999999", m["id"]):  # none at all, and a registered model's id
+        for body in (
+            {"artifactType": "model-artifact", "name": "w", "uri": "s3://b/w"},
+            {"artifactType": "metric", "name": "loss", "value": 0.5},
+        ):
+            r = client.post(f"{V1ALPHA3}/model_versions/{parent}/artifacts", json=body)
+            err(r, 404, f"model version with id {parent} not found")
+    assert f.get(client, "/artifacts")["items"] == []
