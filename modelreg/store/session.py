@@ -42,25 +42,20 @@ class ReadSession:
         self.info: dict[str, Any] = {}
 
     def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if self._later:
-            self.send_later()
-        return self._conn.execute(statement, params, **kw)
+        return self.connection().execute(statement, params, **kw)
 
     def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if self._later:
-            self.send_later()
-        return self._conn.scalar(statement, params, **kw)
+        return self.connection().scalar(statement, params, **kw)
 
     def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if self._later:
-            self.send_later()
-        return self._conn.scalars(statement, params, **kw)
+        return self.connection().scalars(statement, params, **kw)
 
     def get_bind(self, *args: Any, **kw: Any) -> Connection:
         """The connection, for its dialect (statements go through `execute`)."""
         return self._conn
 
     def connection(self, *args: Any, **kw: Any) -> Connection:
+        """The connection, the waiting writes sent first: whatever runs next sees them."""
         if self._later:
             self.send_later()
         return self._conn
