@@ -21,31 +21,31 @@ T = TypeVar("T")
 log = logging.getLogger("modelreg.service")
 
 
-_DATABASE_ERRORS = (OperationalError, InterfaceError, DataError)
+class _DatabaseErrors:
+    """Database trouble as the service's typed errors. A class, not a generator: the
+    SQLite get by key enters it on every request, and a generator's entry and exit cost
+    more than this one's."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
+        if isinstance(exc, DataError):
+            raise InvalidArgument("a value is out of range or malformed for the database") from exc
 
 
-def _service_error(exc: Exception) -> Exception:
-    """The typed error the service raises for a database error."""
-    if isinstance(exc, DataError):
-        return InvalidArgument("a value is out of range or malformed for the database")
-    return Unavailable("the registry's database is unavailable or busy; try again shortly")
-
-
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    try:
-        yield
-    except _DATABASE_ERRORS as exc:
-        raise _service_error(exc) from exc
+_database_errors = _DatabaseErrors()
 
 
 def keyed_read_here(db: Database, work: Callable[[Session], T]) -> T:
     """`work`, one read of a row by its key, on this thread's kept SQLite connection (the
     event loop's: it takes less than a hop to a thread). See Database.keyed_read_here."""
-    try:
+    with _database_errors:
         return db.keyed_read_here(work)
-    except _DATABASE_ERRORS as exc:
-        raise _service_error(exc) from exc
 
 
 def awaits_keyed_reads(db: Database) -> bool:
@@ -56,7 +56,7 @@ def awaits_keyed_reads(db: Database) -> bool:
 async def keyed_read(db: Database, work: Callable[[Session], T]) -> T:
     """`work`, one read of a row by its key, awaited on the event loop (PostgreSQL)."""
     assert db.keyed_reads is not None
-    with _database_errors():
+    with _database_errors:
         return await db.keyed_reads.run(cast(Callable[[Any], T], work))
 
 
@@ -76,7 +76,7 @@ def transaction(
     `wait=False`, that a write raises TurnTaken rather than wait for another writer.
     """
     unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin)
-    with _database_errors(), unit as session:
+    with _database_errors, unit as session:
         if context is not None:
             history.bind(session, context)
         yield session
