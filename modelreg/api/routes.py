@@ -62,12 +62,13 @@ async def run(
     when the turn is free. While another writer (another worker) holds it, it looks again
     every 50 us for some 5 ms, the time a few small writes take; a writer that holds on
     longer (a large delete, a migration) is waited for on a thread, so the loop never
-    stalls behind it."""
+    stalls behind it. On PostgreSQL, `small` lets a create be one statement, committed
+    on its own (see resources.create)."""
     context = history_context(request) if write else None
     db = database(request)
 
     def in_transaction(pin: bool = False, wait: bool = True) -> Any:
-        with transaction(db, write=write, context=context, pin=pin, wait=wait) as session:
+        with transaction(db, write=write, context=context, pin=pin, wait=wait, one_write=small) as session:
             return work(session)
 
     if keyed and not write and awaits_keyed_reads(db):

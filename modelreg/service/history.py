@@ -101,8 +101,27 @@ def record(
     *,
     registry: str | None = None,
 ) -> None:
+    row = event_row(session, action, entity_kind, entity_id, entity_name, changed, registry=registry)
+    dialect = session.get_bind().dialect
+    if dialect.paramstyle == "qmark":  # SQLite: see Repository.insert
+        session.connection().exec_driver_sql(*insert_sql(events, row))
+    else:
+        write_later(session, _INSERT_EVENT, row)
+
+
+def event_row(
+    session: Session,
+    action: str,
+    entity_kind: str,
+    entity_id: object,
+    entity_name: str | None,
+    changed: dict[str, Any],
+    *,
+    registry: str | None = None,
+) -> dict[str, Any]:
+    """The events row for a change, by column."""
     ctx = _context(session)
-    row = {
+    return {
         "time": time.time_ns() // 1_000_000,
         "registry": ctx.registry if registry is None else registry,
         "actor": ctx.actor,
@@ -113,11 +132,6 @@ def record(
         "changes": json.dumps(changed, default=str, separators=(",", ":")),
         "request_id": ctx.request_id,
     }
-    dialect = session.get_bind().dialect
-    if dialect.paramstyle == "qmark":  # SQLite: see Repository.insert
-        session.connection().exec_driver_sql(*insert_sql(events, row))
-    else:
-        write_later(session, _INSERT_EVENT, row)
 
 
 def entity_change(
@@ -126,6 +140,12 @@ def entity_change(
     subject = after or before
     assert subject is not None
     record(session, action, spec.kind, subject.id, subject["name"], changes(spec, before, after))
+
+
+def creation_row(session: Session, spec: EntitySpec, created: Record) -> dict[str, Any]:
+    """The event of `created`'s creation, for a writer that fills in its id itself
+    (Repository.create_alone): `created` need not have one yet."""
+    return event_row(session, "create", spec.kind, None, created["name"], changes(spec, None, created))
 
 
 def action_for(spec: EntitySpec, before: Record, after: Record) -> str:

@@ -36,6 +36,15 @@ def before_create(
         raise InvalidArgument("a metric needs a value")
 
 
+def create_runs_nothing(spec: EntitySpec, values: dict[str, Any]) -> bool:
+    """Whether `before_create` and `after_create` run no statement for this create, so
+    that it can be one statement (resources.create)."""
+    if spec.kind in ("inference_service", "serve_model"):
+        return False  # their checks read (deployments)
+    # A run's metric also appends to its history (metrics.record_history).
+    return not (spec.kind == "artifact" and values.get("experiment_run_id") is not None)
+
+
 def after_create(session: Session, spec: EntitySpec, record: Record) -> None:
     metrics.record_history(session, spec, record)
 

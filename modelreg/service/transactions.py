@@ -68,17 +68,22 @@ def transaction(
     context: history.Context | None = None,
     pin: bool = False,
     wait: bool = True,
+    one_write: bool = False,
 ) -> Iterator[Session]:
     """One transaction: committed whole when the block ends, rolled back whole otherwise.
 
     `context` says who acts, for the history events the change writes; `pin`, that a read
     runs on a long-lived thread that reads one request at a time (Database.read_only);
-    `wait=False`, that a write raises TurnTaken rather than wait for another writer.
+    `wait=False`, that a write raises TurnTaken rather than wait for another writer;
+    `one_write`, that the block makes one create or update and nothing after it, so a
+    create may commit as one statement (resources.create).
     """
     unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin)
     with _database_errors, unit as session:
         if context is not None:
             history.bind(session, context)
+        if one_write:
+            session.info["one_write"] = True
         yield session
         dropped: list[str] = session.info.pop("drop_prefixes", [])
     # Only now that the deletion is committed may the deleted artifacts' bytes go.

@@ -19,11 +19,13 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     delete,
     exists,
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
-from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, resource_ids
-from modelreg.store.session import write_later
+from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, events, resource_ids
+from modelreg.store.session import execute_alone, may_run_alone, write_later
 
 ORDER_COLUMNS = {
     "ID": "id",
@@ -136,6 +138,71 @@ def _insert_with_new_id(kind: str, columns: tuple[str, ...]) -> Any:
             .returning(t.c.id)
         )
     return stmt
+
+
+_CREATE_ALONE: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], tuple[str, dict[str, Any]]] = {}
+_EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "id")
+
+
+def _create_alone_sql(
+    kind: str, columns: tuple[str, ...], ancestors: tuple[str, ...], n_props: int
+) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: a whole create as one statement of data-modifying CTEs, the driver's SQL:
+    touch the ancestors (`ancestors`, the parent's kind first), allocate the id, insert the
+    entity, its `n_props` properties and its history event, and return the new id. Without
+    the parent there is no row to allocate an id from: nothing is written, and no row comes
+    back. Built once per shape; with it, the parameters of the columns' defaults."""
+    key = (kind, columns, ancestors, n_props)
+    built = _CREATE_ALONE.get(key)
+    if built is not None:
+        return built
+    from sqlalchemy.dialects import postgresql
+
+    t = TABLES[kind]
+    ctes: list[Any] = []
+    for depth, ancestor in enumerate(ancestors):
+        at = TABLES[ancestor]
+        # The parent by its id; each ancestor above it by what the one below returned.
+        which = at.c.id == _typed("parent_id", at.c.id) if not ctes else at.c.id.in_(select(ctes[-1].c.up))
+        up = at.c.parent_id if "parent_id" in at.c else at.c.id
+        touch = update(at).where(which).values(update_time=_typed("now", at.c.update_time))
+        ctes.append(touch.returning(up.label("up")).cte(f"touched_{depth}"))
+    kind_param = _typed("new_kind", resource_ids.c.kind)
+    if ctes:
+        allocate = insert(resource_ids).from_select(["kind"], select(kind_param).select_from(ctes[0]))
+    else:
+        allocate = insert(resource_ids).values(kind=kind_param)
+    new_id = allocate.returning(resource_ids.c.id).cte("new_id")
+    given = [_typed(f"v_{c}", t.c[c]) for c in columns]
+    created = (
+        insert(t).from_select(["id", *columns], select(new_id.c.id, *given)).returning(t.c.id).cte("created")
+    )
+    writes = [created]
+    if n_props:
+        names = _PROPERTY_ROW_COLUMNS[1:]
+        rows = [
+            select(created.c.id, *[_typed(f"p{i}_{c}", custom_properties.c[c]) for c in names])
+            for i in range(n_props)
+        ]
+        props = insert(custom_properties).from_select(["resource_id", *names], union_all(*rows))
+        writes.append(props.cte("props"))
+    event = select(
+        *[
+            cast(created.c.id, events.c.entity_id.type) if c == "entity_id" else _typed(f"e_{c}", events.c[c])
+            for c in _EVENT_COLUMNS
+        ]
+    )
+    writes.append(insert(events).from_select(list(_EVENT_COLUMNS), event).cte("event"))
+    stmt = select(created.c.id).add_cte(*ctes, new_id, *writes)
+    compiled = stmt.compile(dialect=postgresql.psycopg.dialect())
+    defaults = {k: v for k, v in compiled.params.items() if v is not None}
+    built = _CREATE_ALONE[key] = (compiled.string, defaults)
+    return built
+
+
+def _typed(name: str, column: Any) -> Any:
+    """A parameter cast to `column`'s type: a NULL in a SELECT list has none of its own."""
+    return cast(bindparam(name), column.type)
 
 
 # Where the database can say which row it touched and that row's parent in one statement.
@@ -507,6 +574,42 @@ class Repository:
             self._guard(lambda: self.session.execute(_INSERT[kind], row))
         self._write_properties(row["id"], properties, replace=False)
         return Record(row, dict(properties))
+
+    def can_create_alone(self) -> bool:
+        """Whether a create may be this unit of work's one statement (`create_alone`)."""
+        return may_run_alone(self.session)
+
+    def create_alone(
+        self,
+        values: dict[str, Any],
+        properties: CustomProperties,
+        ancestors: tuple[str, ...],
+        now: int,
+        event: dict[str, Any],
+    ) -> Record | None:
+        """Insert the entity with its properties and its history `event` (entity_id
+        left to the database), and touch its `ancestors` (`values["parent_id"]` and up):
+        all in one statement, committed on its own (PostgreSQL, when `can_create_alone`).
+        None when there is no such parent: then nothing was written."""
+        kind = self.spec.kind
+        columns = tuple(values)
+        sql, defaults = _create_alone_sql(kind, columns, ancestors, len(properties))
+        params: dict[str, Any] = {**defaults, **{f"v_{c}": v for c, v in values.items()}}
+        params["new_kind"] = kind
+        if ancestors:
+            params["parent_id"] = values["parent_id"]
+            params["now"] = now
+        for i, (name, value) in enumerate(properties.items()):
+            row = _property_row(0, name, value)
+            for c in _PROPERTY_ROW_COLUMNS[1:]:
+                params[f"p{i}_{c}"] = row[c]
+        for c in _EVENT_COLUMNS:
+            if c != "entity_id":
+                params[f"e_{c}"] = event[c]
+        rows = self._guard(lambda: execute_alone(self.session, sql, params))
+        if not rows:
+            return None
+        return Record({"id": int(rows[0][0]), **values}, dict(properties))
 
     def update(self, id_: int, values: dict[str, Any], properties: CustomProperties | None) -> None:
         if values:

@@ -34,11 +34,12 @@ class ReadSession:
     takes the connection) sends them first.
     """
 
-    __slots__ = ("_conn", "_later", "info")
+    __slots__ = ("_alone", "_conn", "_later", "info")
 
     def __init__(self, conn: Connection, *, defers: bool = False) -> None:
         self._conn = conn
         self._later: list[Any] | None = [] if defers else None
+        self._alone = False
         self.info: dict[str, Any] = {}
 
     def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
@@ -58,7 +59,34 @@ class ReadSession:
         """The connection, the waiting writes sent first: whatever runs next sees them."""
         if self._later:
             self.send_later()
+        if self._alone:
+            raise RuntimeError("this unit of work committed its one statement; it can run no other")
         return self._conn
+
+    def may_run_alone(self) -> bool:
+        """Whether a statement may be this unit of work's whole transaction (`execute_alone`):
+        on PostgreSQL, when the unit said it writes once (info["one_write"]) and nothing
+        has been run or queued in it yet."""
+        if self._later is None or self._later or self._alone or not self.info.get("one_write"):
+            return False
+        from psycopg import pq
+
+        driver = self._conn.connection.driver_connection
+        return bool(driver.pgconn.transaction_status == pq.TransactionStatus.IDLE)  # type: ignore[union-attr]
+
+    def execute_alone(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """Run `sql` (the driver's) in autocommit, as the unit of work's one transaction
+        (one round trip: no BEGIN, no COMMIT); any statement after it is refused."""
+        assert self.may_run_alone()
+        driver = self._conn.connection.driver_connection
+        driver.autocommit = True  # type: ignore[union-attr]
+        try:
+            rows = list(self._conn.exec_driver_sql(sql, params).all())
+        finally:
+            if not (driver.closed or driver.broken):  # type: ignore[union-attr]
+                driver.autocommit = False  # type: ignore[union-attr]
+        self._alone = True
+        return rows
 
     def write_later(self, statement: Any, params: Any) -> None:
         """Run a write nobody reads the result of: now, or (PostgreSQL) with what comes next."""
@@ -70,6 +98,10 @@ class ReadSession:
     def send_later(self, *, commit: bool = False) -> None:
         """Send the waiting writes (and COMMIT, if asked) in one round trip."""
         later, self._later = self._later or [], []
+        if self._alone:
+            if later:
+                raise RuntimeError("this unit of work committed its one statement; it can write no more")
+            return
         if later or commit:
             from modelreg.store.pipelined import send_pipelined
 
@@ -89,6 +121,17 @@ def write_later(session: Session, statement: Any, params: Any) -> None:
         session.execute(statement, params)
     else:
         later(statement, params)
+
+
+def may_run_alone(session: Session) -> bool:
+    """Whether `session` may run one statement as its whole transaction (ReadSession)."""
+    check = getattr(session, "may_run_alone", None)
+    return bool(check()) if check is not None else False
+
+
+def execute_alone(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Run the driver's `sql` as the session's whole transaction; its rows."""
+    return session.execute_alone(sql, params)  # type: ignore[attr-defined,no-any-return]
 
 
 class TurnTaken(Exception):
