@@ -6,6 +6,11 @@ event loop each time (some 55 futex calls a statement, `strace -c`). A create's 
 rows and its history event are read by nobody in the same transaction, so they wait in
 the session (`ReadSession.write_later`) and go in one pipeline (psycopg's pipeline mode:
 sent together, answered together) with COMMIT, or before the next statement that reads.
+COMMIT goes as one of the pipeline's statements: `Connection.commit()` in pipeline mode
+syncs on its own, and leaving the pipeline syncs again, a round trip each.
+
+(A create that reads nothing first skips all this on PostgreSQL: it is one statement in
+autocommit, Repository.create_alone.)
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -30,6 +36,8 @@ def send_pipelined(conn: Connection, later: list[Later], *, commit: bool) -> Non
     of them for many rows) in order, and COMMIT after them if asked, in one round trip."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
+    if not later and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        return  # nothing to send, and no transaction to commit
     sql = "pipeline"
     try:
         with driver.pipeline(), driver.cursor() as cur:
@@ -47,7 +55,7 @@ def send_pipelined(conn: Connection, later: list[Later], *, commit: bool) -> Non
                     cur.execute(sql, args[0])
             if commit:
                 sql = "COMMIT"
-                driver.commit()
+                cur.execute(b"COMMIT")
     except psycopg.Error as exc:
         if driver.broken or driver.closed:
             conn.invalidate(exc)
