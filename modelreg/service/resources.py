@@ -192,10 +192,10 @@ def create(
     ancestors = _ancestry(spec, parent_kind) if parent_id is not None else ()
     repo = Repository(session, spec)
     if (
-        ancestors is not None
+        repo.can_create_alone()
+        and ancestors is not None
         and not _references(spec, values)
         and rules.create_runs_nothing(spec, values)
-        and repo.can_create_alone()
     ):
         # PostgreSQL, a create that reads nothing first: one statement, one round trip.
         rules.before_create(session, spec, values, properties)

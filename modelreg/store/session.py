@@ -31,7 +31,8 @@ class ReadSession:
 
     On PostgreSQL a write's `write_later` statements wait here and go in one pipeline with
     the next statement's turn or with COMMIT (store.pipelined); anything that reads (or
-    takes the connection) sends them first.
+    takes the connection) sends them first. A unit of work that writes once may instead
+    be one statement in autocommit (`execute_alone`), after which it runs nothing more.
     """
 
     __slots__ = ("_alone", "_conn", "_later", "info")
