@@ -22,10 +22,11 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
+    func,
     insert,
     or_,
     select,
-    union_all,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -140,19 +141,20 @@ def _insert_with_new_id(kind: str, columns: tuple[str, ...]) -> Any:
     return stmt
 
 
-_CREATE_ALONE: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], tuple[str, dict[str, Any]]] = {}
+_CREATE_ALONE: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], tuple[str, dict[str, Any]]] = {}
 _EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "id")
 
 
 def _create_alone_sql(
-    kind: str, columns: tuple[str, ...], ancestors: tuple[str, ...], n_props: int
+    kind: str, columns: tuple[str, ...], ancestors: tuple[str, ...], with_props: bool
 ) -> tuple[str, dict[str, Any]]:
     """PostgreSQL: a whole create as one statement of data-modifying CTEs, the driver's SQL:
     touch the ancestors (`ancestors`, the parent's kind first), allocate the id, insert the
-    entity, its `n_props` properties and its history event, and return the new id. Without
+    entity, its properties (`with_props`: one array per column, so that any number of
+    them is the same statement) and its history event, and return the new id. Without
     the parent there is no row to allocate an id from: nothing is written, and no row comes
     back. Built once per shape; with it, the parameters of the columns' defaults."""
-    key = (kind, columns, ancestors, n_props)
+    key = (kind, columns, ancestors, with_props)
     built = _CREATE_ALONE.get(key)
     if built is not None:
         return built
@@ -178,13 +180,12 @@ def _create_alone_sql(
         insert(t).from_select(["id", *columns], select(new_id.c.id, *given)).returning(t.c.id).cte("created")
     )
     writes = [created]
-    if n_props:
+    if with_props:
         names = _PROPERTY_ROW_COLUMNS[1:]
-        rows = [
-            select(created.c.id, *[_typed(f"p{i}_{c}", custom_properties.c[c]) for c in names])
-            for i in range(n_props)
-        ]
-        props = insert(custom_properties).from_select(["resource_id", *names], union_all(*rows))
+        arrays = [cast(bindparam(f"p_{c}"), postgresql.ARRAY(custom_properties.c[c].type)) for c in names]
+        rows = func.unnest(*arrays).table_valued(*names).render_derived(name="p")
+        given_rows = select(created.c.id, *[rows.c[c] for c in names]).select_from(created).join(rows, true())
+        props = insert(custom_properties).from_select(["resource_id", *names], given_rows)
         writes.append(props.cte("props"))
     event = select(
         *[
@@ -593,23 +594,22 @@ class Repository:
         None when there is no such parent: then nothing was written."""
         kind = self.spec.kind
         columns = tuple(values)
-        sql, defaults = _create_alone_sql(kind, columns, ancestors, len(properties))
+        sql, defaults = _create_alone_sql(kind, columns, ancestors, bool(properties))
         params: dict[str, Any] = {**defaults, **{f"v_{c}": v for c, v in values.items()}}
         params["new_kind"] = kind
         if ancestors:
             params["parent_id"] = values["parent_id"]
             params["now"] = now
-        for i, (name, value) in enumerate(properties.items()):
-            row = _property_row(0, name, value)
-            for c in _PROPERTY_ROW_COLUMNS[1:]:
-                params[f"p{i}_{c}"] = row[c]
+        rows = [_property_row(0, name, value) for name, value in properties.items()]
+        for c in _PROPERTY_ROW_COLUMNS[1:]:
+            params[f"p_{c}"] = [row[c] for row in rows]
         for c in _EVENT_COLUMNS:
             if c != "entity_id":
                 params[f"e_{c}"] = event[c]
-        rows = self._guard(lambda: execute_alone(self.session, sql, params))
-        if not rows:
+        found = self._guard(lambda: execute_alone(self.session, sql, params))
+        if not found:
             return None
-        return Record({"id": int(rows[0][0]), **values}, dict(properties))
+        return Record({"id": int(found[0][0]), **values}, dict(properties))
 
     def update(self, id_: int, values: dict[str, Any], properties: CustomProperties | None) -> None:
         if values:

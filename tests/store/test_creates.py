@@ -112,3 +112,10 @@ def test_a_unit_of_work_that_committed_its_one_statement_runs_no_other(client: T
         two_creates()
         made = ["first", "second"]
     assert [m["name"] for m in f.get(client, "/registered_models")["items"]] == made
+
+
+def test_a_create_with_ten_thousand_properties(client: TestClient) -> None:
+    """More properties than PostgreSQL takes parameters in one statement (65,535 / 8)."""
+    props = {f"p{i:05d}": {"metadataType": "MetadataIntValue", "int_value": str(i)} for i in range(10_000)}
+    m = f.ok(client.post(f"{V1}/registered_models", json={"name": "wide", "customProperties": props}), 201)
+    assert f.get(client, f"/registered_models/{m['id']}")["customProperties"] == props
