@@ -189,53 +189,53 @@ def create(
     kinds = (parent_kind,) if parent_kind else None
     if spec.parent is not None and parent_id is None and spec.parent.required:
         raise MissingField(f"required field '{spec.parent.field}' is zero value.")
-    ancestors = _ancestry(spec, parent_kind) if parent_id is not None else ()
     repo = Repository(session, spec)
-    if (
-        repo.can_create_alone()
-        and ancestors is not None
-        and not _references(spec, values)
-        and rules.create_runs_nothing(spec, values)
-    ):
-        # PostgreSQL, a create that reads nothing first: one statement, one round trip.
-        rules.before_create(session, spec, values, properties)
-        _stamp(spec, values, now)
-        event = history.creation_row(session, spec, Record(values, properties))
-        try:
-            created = repo.create_alone(values, properties, ancestors, now, event)
-        except UniqueViolation as exc:
-            raise _duplicate(spec, values, exc) from None
-        if created is None:
-            assert parent_id is not None  # with no parent, the statement always inserts
+    # PostgreSQL, a create that reads nothing first: one statement, one round trip.
+    ancestors = _one_statement_ancestry(repo, spec, values, parent_kind)
+    if ancestors is None:
+        # Touching the ancestors first finds the parent too (one statement, not two).
+        if parent_id is not None and not touch_ancestors(session, spec, parent_id, now, kinds):
             raise _parent_not_found(spec, parent_id, kinds)
-        return created
-    # Touching the ancestors first finds the parent too (one statement, not two).
-    if parent_id is not None and not touch_ancestors(session, spec, parent_id, now, kinds):
-        raise _parent_not_found(spec, parent_id, kinds)
-    _check_references(session, spec, values)
+        _check_references(session, spec, values)
     rules.before_create(session, spec, values, properties)
-    _stamp(spec, values, now)
-    try:
-        record = repo.insert(values, properties)
-    except UniqueViolation as exc:
-        raise _duplicate(spec, values, exc) from None
-    rules.after_create(session, spec, record)
-    history.entity_change(session, "create", spec, None, record)
-    return record
-
-
-def _stamp(spec: EntitySpec, values: dict[str, Any], now: int) -> None:
     values["create_time"] = now
     values["update_time"] = now
     if spec.archivable:
         values.setdefault("archived_with_parent", False)
+    try:
+        if ancestors is not None:
+            event = history.creation_row(session, spec, Record(values, properties))
+            created = repo.create_alone(values, properties, ancestors, now, event)
+        else:
+            created = repo.insert(values, properties)
+    except UniqueViolation as exc:
+        raise _duplicate(spec, values, exc) from None
+    if created is None:  # only create_alone answers so, and only when the parent is missing
+        assert parent_id is not None
+        raise _parent_not_found(spec, parent_id, kinds)
+    if ancestors is None:
+        rules.after_create(session, spec, created)
+        history.entity_change(session, "create", spec, None, created)
+    return created
 
 
-def _ancestry(spec: EntitySpec, parent_kind: str | None) -> tuple[str, ...] | None:
-    """The kinds of the parent, its parent and so on up, when each can be of one kind
-    only (`parent_kind`, when the caller knows the parent's); None otherwise."""
+def _one_statement_ancestry(
+    repo: Repository, spec: EntitySpec, values: dict[str, Any], parent_kind: str | None
+) -> tuple[str, ...] | None:
+    """The kinds of the parent, its parent and so on up, when this create can be one
+    statement (Repository.create_alone); None when it cannot: the store cannot, the
+    create names other entities or its rules read or write, or an ancestor may be of
+    more than one kind."""
+    if (
+        not repo.can_create_alone()
+        or _references(spec, values)
+        or not rules.create_runs_nothing(spec, values)
+    ):
+        return None
+    if spec.parent is None or values.get("parent_id") is None:
+        return ()
     chain: list[str] = []
-    kinds = (parent_kind,) if parent_kind else spec.parent.kinds if spec.parent else ()
+    kinds: tuple[str, ...] = (parent_kind,) if parent_kind else spec.parent.kinds
     while kinds:
         if len(kinds) != 1:
             return None
