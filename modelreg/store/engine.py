@@ -116,22 +116,26 @@ def postgres_connect_kwargs(engine: Engine) -> dict[str, Any]:
     return params
 
 
-def postgres_dropped(conn: Any) -> bool:
+def postgres_dropped(conn: Any, poller: Any = None) -> bool:
     """Whether an idle psycopg connection (sync or async) is closed or its server has
-    closed it, found without asking the server.
+    closed it, found without asking the server (`poller`: one already watching its socket).
 
     An idle connection's socket has nothing to read: the server speaks only when asked
     (no LISTEN here). Readable, hung up or in error means the server closed it (a
     restart, a terminated backend, a cut network path that said so)."""
     if conn.closed or getattr(conn, "broken", False):
         return True
-    try:
-        fd = conn.pgconn.socket
-    except Exception:
-        return True  # no socket: the driver knows it is gone
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    if poller is None:
+        try:
+            fd = conn.pgconn.socket
+        except Exception:
+            return True  # no socket: the driver knows it is gone
+        poller = select.poll()
+        poller.register(fd, POSTGRES_HUNG_UP)
     return bool(poller.poll(0))
+
+
+POSTGRES_HUNG_UP = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
 def _postgres_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:

@@ -3,10 +3,15 @@
 A get by id on a pool thread cost the server about 400 us of CPU where the query itself
 took PostgreSQL 50 us: the thread hop and the GIL passing between that thread and the
 event loop (some twelve context switches a request) and SQLAlchemy's execution around a
-one-row query. psycopg's async connection awaited on the loop costs a tenth of that
-(in-process, 4 reads at a time: 232 us of CPU a read through SQLAlchemy on threads, 56 us
-here). The service's code stays synchronous: it runs in a greenlet, as SQLAlchemy's own
-asyncio support runs it, and the one statement it sends is awaited from there.
+one-row query. Awaited on the loop it costs a fraction of that. The service's code stays
+synchronous: it runs in a greenlet, as SQLAlchemy's own asyncio support runs it, and the
+one statement it sends is awaited from there.
+
+The statement goes through libpq itself (`psycopg.pq`), as a prepared statement, with
+psycopg's own adapters (`psycopg.adapt.Transformer`) turning parameters into text and
+results into Python's values: psycopg's async cursor, around the same libpq calls, cost
+73 us of CPU a read where this costs 20 (in-process, 4 reads at a time, the get's
+statement). Each connection prepares a statement the first time it runs it.
 
 The connections are this module's own, per process, in autocommit (READ COMMITTED gives
 each statement its own snapshot), and are used by one read at a time.
@@ -15,105 +20,170 @@ each statement its own snapshot), and are used by one read at a time.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import select
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from modelreg.store.engine import postgres_connect_kwargs, postgres_dropped
+from modelreg.store.engine import POSTGRES_HUNG_UP, postgres_connect_kwargs, postgres_dropped
 
 __all__ = ["KeyedReads"]
 
 T = TypeVar("T")
+_NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name: the server forgot what we prepared
+
+
+class _Link:
+    """One connection and what this module keeps beside it: its adapters, the statements
+    it has prepared, and a poller on its socket (made once: `postgres_dropped`)."""
+
+    __slots__ = ("conn", "pgconn", "poller", "prepared", "reused", "tx")
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.pgconn = conn.pgconn
+        self.reused = False  # it has served a read before
+        self.tx = Transformer(conn)
+        self.prepared: set[bytes] = set()
+        self.poller = select.poll()
+        self.poller.register(self.pgconn.socket, POSTGRES_HUNG_UP)
+
+    def dropped(self) -> bool:
+        return postgres_dropped(self.conn, self.poller)
 
 
 class KeyedReads:
     """One process's connections for keyed reads, at most `size` open at once."""
 
     def __init__(self, engine: Engine, size: int) -> None:
-        self.dialect = engine.dialect
+        # Statements are compiled for libpq's own placeholders ($1, $2 ...), by a dialect
+        # of the engine's kind (the same SQL and types otherwise).
+        dialect_class: Any = type(engine.dialect)
+        self.dialect = dialect_class(paramstyle="numeric_dollar")
+        self.dialect.server_version_info = engine.dialect.server_version_info
         self._kwargs = postgres_connect_kwargs(engine)
         self._size = size
         self._open = 0
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._waiters: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
+        self._idle: list[_Link] = []
+        self._waiters: deque[asyncio.Future[_Link | None]] = deque()
         self._lock = threading.Lock()  # test clients run loops on several threads
         self._closed = False
+        self._names: dict[str, bytes] = {}  # statement text: its prepared statement's name
+        self._numbers = itertools.count()  # for those names (next() is atomic; len() would race)
 
     async def run(self, work: Callable[[KeyedSession], T]) -> T:
-        """`work(session)` in a greenlet, its keyed read awaited here on the loop."""
-        conn = await self._take()
-        try:
-            return await greenlet_spawn(work, KeyedSession(self, conn))
-        finally:
-            self._give_back(conn)
+        """`work(session)` in a greenlet, its keyed read awaited here on the loop.
 
-    def rows(
-        self, conn: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any] | Sequence[Any]
-    ) -> tuple[list[tuple[Any, ...]], psycopg.AsyncCursor[Any]]:
-        """The rows of one statement and its cursor (which describes them); called from
-        the greenlet that `run` started."""
+        A connection that had served reads before may turn out closed only when used: the
+        server closed it (a restart, a terminated backend) too recently for `_take` to see.
+        The read, which changes nothing, then runs once more on another connection."""
+        for attempt in (1, 2):
+            link = await self._take()
+            reused, link.reused = link.reused, True
+            try:
+                return await greenlet_spawn(work, KeyedSession(self, link))
+            except DBAPIError:
+                if attempt == 2 or not reused or link.pgconn.status == pq.ConnStatus.OK:
+                    raise
+            finally:
+                self._give_back(link)
+        raise AssertionError("unreachable")
+
+    def rows(self, link: _Link, sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """The rows of one statement (`sql` with $n placeholders) and the type of each
+        column; called from the greenlet that `run` started."""
         try:
-            return await_only(_fetch(conn, sql, params))
+            values = link.tx.dump_sequence(params, [PyFormat.TEXT] * len(params))
+            result = await_only(self._execute(link, sql, values))
+            link.tx.set_pgresult(result)
+            return link.tx.load_rows(0, result.ntuples, tuple), [
+                result.ftype(i) for i in range(result.nfields)
+            ]
         except psycopg.Error as exc:
             raise _as_sqlalchemy(exc, sql, params) from exc
 
-    async def _take(self) -> psycopg.AsyncConnection[Any]:
+    async def _execute(self, link: _Link, sql: str, values: Sequence[Any]) -> pq.abc.PGresult:
+        """The result of the statement prepared as `sql`, preparing it on this connection
+        first if it has not been (again, if the server has forgotten it)."""
+        name = self._names.get(sql)
+        if name is None:
+            name = self._names.setdefault(sql, b"modelreg_keyed_%d" % next(self._numbers))
+        for attempt in (1, 2):
+            if name not in link.prepared:
+                link.pgconn.send_prepare(name, sql.encode())
+                _check(await _result(link), link)
+                link.prepared.add(name)
+            link.pgconn.send_query_prepared(name, values)
+            result = await _result(link)
+            if (
+                attempt == 1
+                and result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT.encode()
+            ):
+                link.prepared.discard(name)
+                continue
+            _check(result, link)
+            return result
+        raise AssertionError("unreachable")
+
+    async def _take(self) -> _Link:
         while True:
             with self._lock:
-                conn = self._idle.pop() if self._idle else None
-                opening = conn is None and self._open < self._size
+                link = self._idle.pop() if self._idle else None
+                opening = link is None and self._open < self._size
                 if opening:
                     self._open += 1
                 waiter = None
-                if conn is None and not opening:
+                if link is None and not opening:
                     waiter = asyncio.get_running_loop().create_future()
                     self._waiters.append(waiter)
             if waiter is not None:
                 try:
-                    conn = await waiter
+                    link = await waiter
                 except asyncio.CancelledError:
                     if waiter.done() and not waiter.cancelled():  # handed over as we were cancelled
                         given = waiter.result()
                         self._release_slot() if given is None else self._give_back(given)
                     raise
-                if conn is None:  # a slot came free: open a connection of our own
+                if link is None:  # a slot came free: open a connection of our own
                     opening = True
-            if conn is not None and not opening:
-                if not postgres_dropped(conn):
-                    return conn
-                conn.pgconn.finish()  # the server hung up on it while it was idle
+            if link is not None and not opening:
+                if not link.dropped():
+                    return link
+                link.pgconn.finish()  # the server hung up on it while it was idle
                 self._release_slot()
                 continue
             try:
-                return await psycopg.AsyncConnection.connect(**self._kwargs)
+                return _Link(await psycopg.AsyncConnection.connect(**self._kwargs))
             except BaseException as exc:
                 self._release_slot()
                 if isinstance(exc, psycopg.Error):
                     raise _as_sqlalchemy(exc, "connect", {}) from exc
                 raise
 
-    def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def _give_back(self, link: _Link) -> None:
         if (
             self._closed
-            or conn.closed
-            or conn.broken
-            or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            or link.pgconn.status != pq.ConnStatus.OK
+            or link.pgconn.transaction_status != pq.TransactionStatus.IDLE
         ):
-            conn.pgconn.finish()
+            link.pgconn.finish()
             self._release_slot()
             return
         with self._lock:
             waiter = self._next_waiter()
             if waiter is None:
-                self._idle.append(conn)
+                self._idle.append(link)
                 return
-        self._hand(waiter, conn)
+        self._hand(waiter, link)
 
     def _release_slot(self) -> None:
         with self._lock:
@@ -123,20 +193,16 @@ class KeyedReads:
                 return
         self._hand(waiter, None)  # the slot passes to the waiter, which opens its own
 
-    def _hand(
-        self,
-        waiter: asyncio.Future[psycopg.AsyncConnection[Any] | None],
-        conn: psycopg.AsyncConnection[Any] | None,
-    ) -> None:
+    def _hand(self, waiter: asyncio.Future[_Link | None], link: _Link | None) -> None:
         """Give a waiting read the connection (or the slot), on its own loop."""
 
         def resolve() -> None:
             if not waiter.done():
-                waiter.set_result(conn)
-            elif conn is None:  # it gave up meanwhile: pass it on
+                waiter.set_result(link)
+            elif link is None:  # it gave up meanwhile: pass it on
                 self._release_slot()
             else:
-                self._give_back(conn)
+                self._give_back(link)
 
         try:
             waiter.get_loop().call_soon_threadsafe(resolve)
@@ -144,7 +210,7 @@ class KeyedReads:
             waiter.cancel()
             resolve()
 
-    def _next_waiter(self) -> asyncio.Future[psycopg.AsyncConnection[Any] | None] | None:
+    def _next_waiter(self) -> asyncio.Future[_Link | None] | None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -157,8 +223,8 @@ class KeyedReads:
             self._closed = True
             idle, self._idle = self._idle, []
             self._open -= len(idle)
-        for conn in idle:
-            conn.pgconn.finish()
+        for link in idle:
+            link.pgconn.finish()
 
 
 class KeyedSession:
@@ -167,16 +233,53 @@ class KeyedSession:
 
     __slots__ = ("info",)
 
-    def __init__(self, reads: KeyedReads, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.info: dict[str, Any] = {"keyed_reads": (reads, conn)}
+    def __init__(self, reads: KeyedReads, link: _Link) -> None:
+        self.info: dict[str, Any] = {"keyed_reads": (reads, link)}
 
 
-async def _fetch(
-    conn: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any] | Sequence[Any]
-) -> tuple[list[tuple[Any, ...]], psycopg.AsyncCursor[Any]]:
-    cur = conn.cursor()
-    await cur.execute(sql, params)
-    return await cur.fetchall(), cur
+async def _result(link: _Link) -> pq.abc.PGresult:
+    """The last result of what was just sent on `link` (libpq's, awaited on the loop)."""
+    pgconn = link.pgconn
+    loop = asyncio.get_running_loop()
+    while pgconn.flush():  # a statement bigger than the socket's buffer
+        await _ready(loop, pgconn.socket, loop.add_writer, loop.remove_writer)
+    last: pq.abc.PGresult | None = None
+    while True:
+        pgconn.consume_input()
+        while not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                if last is None:
+                    raise psycopg.OperationalError("the server sent no result")
+                return last
+            if last is None or last.status != pq.ExecStatus.FATAL_ERROR:
+                last = result  # the first error, or the last result
+        await _ready(loop, pgconn.socket, loop.add_reader, loop.remove_reader)
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Any, remove: Any) -> None:
+    """Until the socket is ready (readable or writable, by `add`)."""
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():  # it may fire again before the awaiting task runs
+            ready.set_result(None)
+
+    add(fd, wake)
+    try:
+        await ready
+    finally:
+        remove(fd)
+
+
+def _check(result: pq.abc.PGresult, link: _Link) -> None:
+    """Raise the error `result` holds, as psycopg would."""
+    if result.status == pq.ExecStatus.FATAL_ERROR:
+        raise psycopg.errors.error_from_result(result, encoding=link.conn.info.encoding)
+    if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+        raise psycopg.OperationalError(
+            f"unexpected result from the server: {pq.ExecStatus(result.status).name}"
+        )
 
 
 def _as_sqlalchemy(exc: psycopg.Error, sql: str, params: Any) -> StatementError:

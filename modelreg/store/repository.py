@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,8 +254,9 @@ def _properties_sql(paramstyle: str, n: int) -> str:
 
 
 class _DriverQuery:
-    """A statement as the driver's own SQL: its text, its parameters (in order for SQLite),
-    its columns and what turns their values into Python's (SQLite's 0 or 1 into a bool)."""
+    """A statement as the driver's own SQL: its text, its parameters (in order for SQLite's
+    `?` and the `$1` of PostgreSQL's keyed reads), its columns and what turns their values
+    into Python's (SQLite's 0 or 1 into a bool)."""
 
     __slots__ = ("dialect", "fixed", "keys", "params", "processors", "sql", "types")
 
@@ -273,22 +274,25 @@ class _DriverQuery:
         self.processors: tuple[Any, ...] | None = None
 
     def args(self, values: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
-        """The driver's parameters: in order for SQLite's `?`, by name for psycopg's."""
+        """The driver's parameters: in order for `?` and `$1`, by name for psycopg's `%(name)s`."""
         given = {**self.fixed, **values}
         return tuple(given[p] for p in self.params) if self.params else given
 
     def rows(self, conn: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         cur = conn.connection.driver_connection.execute(self.sql, self.args(values))
-        return self.converted(cur.fetchall(), cur)
+        return self.converted(cur.fetchall(), lambda: [d[1] for d in cur.description])
 
-    def converted(self, rows: list[tuple[Any, ...]], cursor: Any) -> list[tuple[Any, ...]]:
-        """`rows` as Python's values; `cursor`'s description is read the first time only
-        (psycopg builds it anew each time it is asked, for about a tenth of a get)."""
+    def converted(
+        self, rows: list[tuple[Any, ...]], type_codes: Callable[[], Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """`rows` as Python's values; the driver's types of the columns (`type_codes`) are
+        asked for the first time only (a cursor's description, built anew each time it is
+        asked, cost about a tenth of a get)."""
         procs = self.processors
         if procs is None:
             found = tuple(
-                t.result_processor(self.dialect, d[1])
-                for t, d in zip(self.types, cursor.description, strict=True)
+                t.result_processor(self.dialect, code)
+                for t, code in zip(self.types, type_codes(), strict=True)
             )
             procs = self.processors = found if any(found) else ()
         if procs:
@@ -324,8 +328,10 @@ def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) 
     if keyed_reads is not None:
         reads, driver_conn = keyed_reads
         query = _driver_query(stmt, reads.dialect)
-        rows, cursor = reads.rows(driver_conn, query.sql, query.args(values))
-        return _records_from_rows(query.keys, query.converted(rows, cursor))
+        args = query.args(values)
+        assert isinstance(args, tuple), "keyed reads are compiled for positional parameters"
+        rows, type_codes = reads.rows(driver_conn, query.sql, args)
+        return _records_from_rows(query.keys, query.converted(rows, lambda: type_codes))
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return _joined_records(session.execute(stmt, values))

@@ -1,0 +1,93 @@
+"""PostgreSQL's gets and finds by key (store.keyed_reads): prepared statements on
+connections of their own, which must outlive what the server does to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from modelreg.api.app import create_app
+from modelreg.service.registry import upgrade_schema
+from modelreg.settings import Settings
+from tests.api import factories as f
+from tests.conftest import V1, _scratch_database
+
+
+@pytest.fixture
+def pg_client(tmp_path: Path, worker_id_safe: str) -> Iterator[tuple[TestClient, str]]:
+    """The app on a PostgreSQL database of its own, and that database's URL."""
+    for url in _scratch_database("postgresql", worker_id_safe):
+        s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
+        upgrade_schema(s)
+        with TestClient(create_app(s), raise_server_exceptions=False) as c:
+            yield c, url
+
+
+def _reads(client: TestClient, model: dict[str, object]) -> tuple[object, object, object]:
+    return (
+        f.get(client, f"/registered_models/{model['id']}"),
+        f.get(client, "/registered_model", name=model["name"]),
+        f.get(client, f"/model_versions/{f.get(client, '/model_versions')['items'][0]['id']}"),
+    )
+
+
+def _model(client: TestClient) -> dict[str, object]:
+    props = {
+        "team": {"metadataType": "MetadataStringValue", "string_value": "équipe ✓"},
+        "epochs": {"metadataType": "MetadataIntValue", "int_value": "-123456789"},
+        "accuracy": {"metadataType": "MetadataDoubleValue", "double_value": 0.1},
+        "ok": {"metadataType": "MetadataBoolValue", "bool_value": False},
+    }
+    m = f.ok(client.post(f"{V1}/registered_models", json={"name": "m ✓", "customProperties": props}), 201)
+    f.ok(
+        client.post(
+            f"{V1}/registered_models/{m['id']}/versions", json={"name": "v1", "customProperties": props}
+        ),
+        201,
+    )
+    return f.get(client, f"/registered_models/{m['id']}")  # type: ignore[no-any-return]
+
+
+def _links(client: TestClient) -> list[object]:
+    reads = client.app.state.db.keyed_reads  # type: ignore[attr-defined]
+    assert reads is not None and reads._idle, "the reads above left their connections idle"
+    return list(reads._idle)
+
+
+def test_statements_the_server_forgot_are_prepared_again(pg_client: tuple[TestClient, str]) -> None:
+    client, _ = pg_client
+    model = _model(client)
+    before = _reads(client, model)
+    assert before[0] == model
+    for link in _links(client):
+        # What a connection pooler's DISCARD ALL, or an administrator, may do to a session.
+        assert link.pgconn.exec_(b"DEALLOCATE ALL").status == 1  # type: ignore[attr-defined]
+    assert _reads(client, model) == before
+
+
+def test_connections_the_server_closed_while_idle_are_replaced(pg_client: tuple[TestClient, str]) -> None:
+    client, url = pg_client
+    model = _model(client)
+    before = _reads(client, model)
+    assert _links(client)
+    name = make_url(url).database
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            ).scalar_one()
+        assert ended >= 1
+    finally:
+        admin.dispose()
+    # No 503: a connection the server closed is found before it is used, and replaced.
+    assert _reads(client, model) == before
