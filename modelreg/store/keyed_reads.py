@@ -39,7 +39,7 @@ from modelreg.store.engine import POSTGRES_HUNG_UP, postgres_connect_kwargs, pos
 __all__ = ["KeyedReads"]
 
 T = TypeVar("T")
-_NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name: the server forgot what we prepared
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: the server forgot what we prepared
 
 
 class _Link:
@@ -98,16 +98,18 @@ class KeyedReads:
                 self._give_back(link)
         raise AssertionError("unreachable")
 
-    def rows(self, link: _Link, sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], list[int]]:
-        """The rows of one statement (`sql` with $n placeholders) and the type of each
-        column; called from the greenlet that `run` started."""
+    def rows(
+        self, link: _Link, sql: str, params: Sequence[Any]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[], list[int]]]:
+        """The rows of one statement (`sql` with $n placeholders), and a way to ask the
+        type of each column (asked once per statement, not per read); called from the
+        greenlet that `run` started."""
         try:
             values = link.tx.dump_sequence(params, [PyFormat.TEXT] * len(params))
             result = await_only(self._execute(link, sql, values))
             link.tx.set_pgresult(result)
-            return link.tx.load_rows(0, result.ntuples, tuple), [
-                result.ftype(i) for i in range(result.nfields)
-            ]
+            rows = link.tx.load_rows(0, result.ntuples, tuple)
+            return rows, lambda: [result.ftype(i) for i in range(result.nfields)]
         except psycopg.Error as exc:
             raise _as_sqlalchemy(exc, sql, params) from exc
 
@@ -124,10 +126,7 @@ class KeyedReads:
                 link.prepared.add(name)
             link.pgconn.send_query_prepared(name, values)
             result = await _result(link)
-            if (
-                attempt == 1
-                and result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT.encode()
-            ):
+            if attempt == 1 and result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
                 link.prepared.discard(name)
                 continue
             _check(result, link)

@@ -331,7 +331,7 @@ def _keyed_records(session: Session, stmt: Select[Any], values: dict[str, Any]) 
         args = query.args(values)
         assert isinstance(args, tuple), "keyed reads are compiled for positional parameters"
         rows, type_codes = reads.rows(driver_conn, query.sql, args)
-        return _records_from_rows(query.keys, query.converted(rows, lambda: type_codes))
+        return _records_from_rows(query.keys, query.converted(rows, type_codes))
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return _joined_records(session.execute(stmt, values))
