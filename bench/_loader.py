@@ -22,10 +22,10 @@ __all__ = ["load"]
 BATCH_MODELS = 2000
 
 
-def _prop(resource_id: int, name: str, value: Any) -> dict[str, Any]:
+def _prop(resource_id: int, created: int, name: str, value: Any) -> dict[str, Any]:
     row = {"resource_id": resource_id, "name": name, "value_type": "string", "string_value": None,
            "int_value": None, "double_value": None, "bool_value": None, "proto_type": None,
-           "string_prefix": None}  # fmt: skip
+           "string_prefix": None, "owner_create_time": created}  # fmt: skip
     if isinstance(value, float):
         row["value_type"], row["double_value"] = "double", value
     else:
@@ -66,7 +66,7 @@ def load(
             ids.append({"id": mid, "kind": "registered_model"})
             r_rows.append({"id": mid, "name": name, "create_time": now, "update_time": now,
                            "archived_with_parent": False, "owner": "bench", "state": "LIVE"})  # fmt: skip
-            p_rows.append(_prop(mid, "team", f"team-{m % 10}"))
+            p_rows.append(_prop(mid, now, "team", f"team-{m % 10}"))
             for v in range(versions):
                 vid = next_id
                 next_id += 1
@@ -76,9 +76,9 @@ def load(
                                "update_time": t0 + vid, "archived_with_parent": False, "author": "bench",
                                "state": "LIVE"})  # fmt: skip
                 p_rows += [
-                    _prop(vid, "team", team),
-                    _prop(vid, "dataset", dataset),
-                    _prop(vid, "accuracy", accuracy),
+                    _prop(vid, t0 + vid, "team", team),
+                    _prop(vid, t0 + vid, "dataset", dataset),
+                    _prop(vid, t0 + vid, "accuracy", accuracy),
                 ]
                 if artifacts:
                     aid = next_id

@@ -96,13 +96,14 @@ def list_page(
     conds: list[ColumnElement[bool]] = [t.c[k] == v for k, v in (scope or {}).items()]
     if variant is not None:
         conds.append(t.c.type == variant)
+    filtered = None
     if filter_query:
         try:
-            conds.append(cached_filter(spec, filter_query, variant, session=session))
+            filtered = cached_filter(spec, filter_query, variant, session=session)
         except (FilterSyntaxError, FilterError) as exc:
             raise InvalidArgument(str(exc)) from None
     try:
-        return Repository(session, spec).page(conds, page)
+        return Repository(session, spec).page(conds, page, filtered)
     except BadPageToken as exc:
         raise InvalidArgument(str(exc)) from None
 
@@ -263,7 +264,7 @@ def patch(
     values["update_time"] = now
     repo = Repository(session, spec)
     try:
-        repo.update(id_, values, properties)
+        repo.update(id_, before["create_time"], values, properties)
     except UniqueViolation as exc:
         raise _duplicate(spec, {**before.values, **values}, exc) from None
     touch_ancestors(session, spec, before["parent_id"], now)

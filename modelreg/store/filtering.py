@@ -21,7 +21,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -512,10 +512,9 @@ class _Compiler:
         return or_(*tests)
 
 
-def _string_in(values: list[str]) -> ColumnElement[bool]:
-    """The property row's text is one of `values`: looked up by its prefix (indexed), and
-    compared whole only where a value is as long as the prefix kept."""
-    cp = custom_properties.c
+def _string_in(values: list[str], cp: Any = custom_properties.c) -> ColumnElement[bool]:
+    """The property row's text (in `cp`) is one of `values`: looked up by its prefix
+    (indexed), and compared whole only where a value is as long as the prefix kept."""
     prefixes = [v[:STRING_PREFIX] for v in values]
     by_prefix = cp.string_prefix == prefixes[0] if len(prefixes) == 1 else cp.string_prefix.in_(prefixes)
     cond = and_(cp.string_prefix.is_not(None), by_prefix)
@@ -550,24 +549,86 @@ def compile_filter(
     """
     if fp.is_blank(query):
         return true()
-    tree = fp.parse(query)
+    return _compile_tree(spec, fp.parse(query), variant, dialect, estimate)
+
+
+def _compile_tree(
+    spec: EntitySpec,
+    tree: fp.Node | None,
+    variant: str | None,
+    dialect: str | None,
+    estimate: Estimate | None,
+) -> ColumnElement[bool]:
+    if tree is None:
+        return true()
     join = dialect == "postgresql" and _properties_in(spec, variant, tree) <= JOINABLE_CONDITIONS
     return _Compiler(spec, variant, estimate if dialect == "sqlite" else None, join).compile(tree)
 
 
-class _Plan:
-    """One query's compiled forms: the estimates it asks for (SQLite), and its condition
-    for each answer they have given so far."""
+class TextKey(NamedTuple):
+    """A custom property that every entity a filter selects holds as text, with exactly
+    this value: the filter is `name = 'value' AND ...`."""
 
-    __slots__ = ("answers", "conditions", "estimates")
+    name: str
+    value: str
+
+    def rows(self, cp: Any) -> ColumnElement[bool]:
+        """Rows of the property table (`cp`, its columns) that are this key's."""
+        return and_(cp.name == self.name, cp.value_type == "string", _string_in([self.value], cp))
+
+
+def _key_leaf(spec: EntitySpec, variant: str | None, node: fp.Node) -> fp.Compare | None:
+    """The first text equality on a custom property that the whole of `node` requires."""
+    if isinstance(node, fp.And):
+        return next((k for k in (_key_leaf(spec, variant, n) for n in node.items) if k is not None), None)
+    if not isinstance(node, fp.Compare) or node.op != "=" or _candidates(spec, variant, node.prop.name):
+        return None
+    suffix = node.prop.type_suffix
+    return node if (suffix.removesuffix("_value") if suffix else _kind_of(node.value)) == "string" else None
+
+
+def _without(node: fp.Node, leaf: fp.Node) -> fp.Node | None:
+    """`node` with the conjunct `leaf` taken out (None: nothing is left)."""
+    if node is leaf:
+        return None
+    if not isinstance(node, fp.And):
+        return node
+    items = [n for n in (_without(n, leaf) for n in node.items) if n is not None]
+    return None if not items else items[0] if len(items) == 1 else fp.And(tuple(items))
+
+
+class Filter(NamedTuple):
+    """A compiled filterQuery: its condition on the entity's table; on PostgreSQL also
+    its text key, if it has one, and the condition of the rest of the query.
+
+    Every entity the filter selects has a row of the key's in the property table, and an
+    index keeps those rows in their owners' creation order: a page newest first can walk
+    them and stop when full, however many entities match, where sorting the entities
+    reads every match first (see Repository.page). Only PostgreSQL is given the key: it
+    weighs that walk against the other plans by its statistics (a common key under a
+    parent of few rows is better read from the parent's), which SQLite and MariaDB do
+    not keep by default."""
+
+    condition: ColumnElement[bool]
+    key: TextKey | None = None
+    rest: ColumnElement[bool] | None = None
+
+
+class _Plan:
+    """One query's compiled forms: the estimates it asks for (SQLite), its condition for
+    each answer they have given so far, and its text key with the rest of it."""
+
+    __slots__ = ("answers", "conditions", "estimates", "keyed")
 
     def __init__(
         self,
         estimates: list[tuple[str, tuple[Any, ...]]],
         conditions: dict[tuple[bool, ...], ColumnElement[bool]],
+        keyed: tuple[TextKey, ColumnElement[bool]] | None,
     ) -> None:
         self.estimates = estimates
         self.conditions = conditions
+        self.keyed = keyed
         # The estimates' last answers per database (its engine): when, and what.
         self.answers: dict[int, tuple[float, tuple[bool, ...]]] = {}
 
@@ -609,9 +670,7 @@ def _estimates(plan: _Plan, conn: Any) -> tuple[bool, ...]:
     return answers
 
 
-def cached_filter(
-    spec: EntitySpec, query: str, variant: str | None, *, session: Session
-) -> ColumnElement[bool]:
+def cached_filter(spec: EntitySpec, query: str, variant: str | None, *, session: Session) -> Filter:
     """`compile_filter` for this session's database, each query text parsed and compiled
     once per process.
 
@@ -631,7 +690,7 @@ def cached_filter(
 
         condition = compile_filter(spec, query, variant, dialect=dialect, estimate=record)
         estimates = [_driver_sql(_counted(ids, ESTIMATE_CAP), session) for ids in asked]
-        plan = _Plan(estimates, {(False,) * len(estimates): condition})
+        plan = _Plan(estimates, {(False,) * len(estimates): condition}, _keyed(spec, query, variant, dialect))
         if len(_plans) >= PLAN_CACHE_SIZE:
             _plans.pop(next(iter(_plans), key), None)  # the oldest; a race costs a recompile
         _plans[key] = plan
@@ -642,7 +701,23 @@ def cached_filter(
         given = iter(answers)
         condition = compile_filter(spec, query, variant, dialect=dialect, estimate=lambda _ids: next(given))
         plan.conditions[answers] = condition
-    return condition
+    if plan.keyed is None:
+        return Filter(condition)
+    return Filter(condition, *plan.keyed)
 
 
-__all__ = ["ESTIMATE_CAP", "FilterError", "cached_filter", "compile_filter", "many_rows"]
+def _keyed(
+    spec: EntitySpec, query: str, variant: str | None, dialect: str
+) -> tuple[TextKey, ColumnElement[bool]] | None:
+    """The query's text key and the condition of the rest of it, on PostgreSQL (Filter)."""
+    if dialect != "postgresql" or fp.is_blank(query):
+        return None
+    tree = fp.parse(query)
+    leaf = _key_leaf(spec, variant, tree)
+    if leaf is None:
+        return None
+    rest = _compile_tree(spec, _without(tree, leaf), variant, dialect, None)
+    return TextKey(leaf.prop.name, _as_str(leaf.value)), rest
+
+
+__all__ = ["ESTIMATE_CAP", "Filter", "FilterError", "TextKey", "cached_filter", "compile_filter", "many_rows"]

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
+from modelreg.store.filtering import Filter
 from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, events, resource_ids
 from modelreg.store.session import execute_alone, may_run_alone, write_later
 
@@ -91,6 +92,7 @@ _PROPERTY_ROW_COLUMNS = (
     "bool_value",
     "proto_type",
     "string_prefix",
+    "owner_create_time",
 )
 _INSERT_PROPERTIES_SQL = (
     f"INSERT INTO custom_properties ({', '.join(_PROPERTY_ROW_COLUMNS)})"
@@ -216,6 +218,8 @@ _TOUCH_UP = {
     if "parent_id" in t.c
 }
 _INSERT_PROPERTIES = insert(custom_properties)
+# The rows of a filter's text key, that a page in creation order walks (Repository.page).
+_KEY_ROWS = custom_properties.alias("key_rows")
 _FIND: dict[tuple[str, str, bool, bool], Select[Any]] = {}
 
 
@@ -428,7 +432,8 @@ def decode_token(token: str, order_by: str) -> tuple[Any, int]:
     return value, last_id
 
 
-def _property_row(resource_id: int, name: str, v: PropertyValue) -> dict[str, Any]:
+def _property_row(resource_id: int, created: int, name: str, v: PropertyValue) -> dict[str, Any]:
+    """The row of property `name` of the entity `resource_id`, created at `created`."""
     row: dict[str, Any] = {
         "resource_id": resource_id,
         "name": name,
@@ -439,6 +444,7 @@ def _property_row(resource_id: int, name: str, v: PropertyValue) -> dict[str, An
         "bool_value": None,
         "proto_type": v.proto_type,
         "string_prefix": None,
+        "owner_create_time": created,
     }
     if v.type in ("string", "struct", "proto"):
         row["string_value"] = v.value
@@ -504,23 +510,39 @@ class Repository:
     def has_id(self, id_: int) -> bool:
         return bool(self.session.execute(_HAS_ID[self.spec.kind], {"id": id_}).scalar())
 
-    def page(self, conds: Sequence[ColumnElement[bool]], req: PageRequest) -> tuple[list[Record], str]:
-        """One page in (sort column, id) order, and the token for the next ('' if last)."""
+    def page(
+        self, conds: Sequence[ColumnElement[bool]], req: PageRequest, filtered: Filter | None = None
+    ) -> tuple[list[Record], str]:
+        """One page in (sort column, id) order, and the token for the next ('' if last);
+        of the rows `conds` and `filtered` select.
+
+        With a text key (`Filter`), a page in creation order walks the key's rows of the
+        property table in their owners' creation order, which an index keeps, and stops
+        when it is full."""
         t = self.table
-        col = t.c[ORDER_COLUMNS[req.order_by]]
+        source: Any = t
+        col, id_col = t.c[ORDER_COLUMNS[req.order_by]], t.c.id
         where = list(conds)
+        if filtered is not None and filtered.key is not None and req.order_by == "CREATE_TIME":
+            assert filtered.rest is not None
+            o = _KEY_ROWS.c
+            source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, filtered.key.rows(o)))
+            col, id_col = o.owner_create_time, o.resource_id
+            where.append(filtered.rest)
+        elif filtered is not None:
+            where.append(filtered.condition)
         if req.token:
             value, last_id = decode_token(req.token, _ordering(req))
             if req.order_by == "ID":
-                where.append(t.c.id < last_id if req.descending else t.c.id > last_id)
+                where.append(id_col < last_id if req.descending else id_col > last_id)
             elif req.descending:
-                where.append(or_(col < value, and_(col == value, t.c.id < last_id)))
+                where.append(or_(col < value, and_(col == value, id_col < last_id)))
             else:
-                where.append(or_(col > value, and_(col == value, t.c.id > last_id)))
-        order = [col.desc(), t.c.id.desc()] if req.descending else [col.asc(), t.c.id.asc()]
+                where.append(or_(col > value, and_(col == value, id_col > last_id)))
+        order = [col.desc(), id_col.desc()] if req.descending else [col.asc(), id_col.asc()]
         if req.order_by == "ID":
             order = order[:1]
-        stmt = select(t).where(*where).order_by(*order)
+        stmt = select(t).select_from(source).where(*where).order_by(*order)
         if req.size is not None:
             stmt = stmt.limit(req.size + 1)
         rows = _dicts(self.session.execute(stmt))
@@ -528,7 +550,7 @@ class Repository:
         if req.size is not None and len(rows) > req.size:
             rows = rows[: req.size]
             last = rows[-1]
-            token = encode_token(_ordering(req), last[col.name], int(last["id"]))
+            token = encode_token(_ordering(req), last[ORDER_COLUMNS[req.order_by]], int(last["id"]))
         return self._with_properties(rows), token
 
     def _with_properties(self, rows: list[dict[str, Any]]) -> list[Record]:
@@ -579,7 +601,7 @@ class Repository:
             result: Any = self.session.execute(_NEW_ID, {"kind": kind})
             row = {"id": int(result.inserted_primary_key[0]), **values}
             self._guard(lambda: self.session.execute(_INSERT[kind], row))
-        self._write_properties(row["id"], properties, replace=False)
+        self._write_properties(row["id"], values["create_time"], properties, replace=False)
         return Record(row, dict(properties))
 
     def can_create_alone(self) -> bool:
@@ -606,7 +628,7 @@ class Repository:
         if ancestors:
             params["parent_id"] = values["parent_id"]
             params["now"] = now
-        rows = [_property_row(0, name, value) for name, value in properties.items()]
+        rows = [_property_row(0, values["create_time"], name, value) for name, value in properties.items()]
         for c in _PROPERTY_ROW_COLUMNS[1:]:
             params[f"p_{c}"] = [row[c] for row in rows]
         for c in _EVENT_COLUMNS:
@@ -617,7 +639,11 @@ class Repository:
             return None
         return Record({"id": int(found[0][0]), **values}, dict(properties))
 
-    def update(self, id_: int, values: dict[str, Any], properties: CustomProperties | None) -> None:
+    def update(
+        self, id_: int, created: int, values: dict[str, Any], properties: CustomProperties | None
+    ) -> None:
+        """Set `values` on entity `id_`, created at `created`; `properties`, when given,
+        replace its whole map."""
         if values:
             self._guard(
                 lambda: self.session.execute(
@@ -625,7 +651,7 @@ class Repository:
                 )
             )
         if properties is not None:
-            self._write_properties(id_, properties, replace=True)
+            self._write_properties(id_, created, properties, replace=True)
 
     def touch(self, id_: int, now: int) -> int:
         """Set one row's update_time; how many rows that was (0 or 1)."""
@@ -663,11 +689,13 @@ class Repository:
             # The resource_ids row stays as a tombstone: SQLite hands out max(id)+1, so
             # deleting it would give the next entity the id of the one just deleted.
 
-    def _write_properties(self, id_: int, properties: CustomProperties, *, replace: bool) -> None:
+    def _write_properties(
+        self, id_: int, created: int, properties: CustomProperties, *, replace: bool
+    ) -> None:
         if replace:
             self.session.execute(delete(custom_properties).where(custom_properties.c.resource_id == id_))
         if properties:
-            rows = [_property_row(id_, k, v) for k, v in properties.items()]
+            rows = [_property_row(id_, created, k, v) for k, v in properties.items()]
             if self.session.get_bind().dialect.paramstyle == "qmark":
                 self.session.connection().exec_driver_sql(
                     _INSERT_PROPERTIES_SQL, [tuple(r.values()) for r in rows]

@@ -183,3 +183,55 @@ def test_token_is_tied_to_its_order(client: TestClient, models: list[Json]) -> N
         400,
         "nextPageToken",
     )
+
+
+def _int_prop(n: int) -> Json:
+    return {"metadataType": "MetadataIntValue", "int_value": str(n)}
+
+
+@pytest.mark.parametrize("desc", [False, True], ids=["ASC", "DESC"])
+def test_lists_filtered_on_a_text_property_page_in_creation_order(client: TestClient, desc: bool) -> None:
+    """On PostgreSQL such a page walks the property's own rows in their owners' creation
+    order: properties replaced after the entity was created keep its place, values that
+    share a long prefix stay apart, and the rest of the filter and the parent still apply."""
+    m, other = f.model(client), f.model(client, "other")
+    long = "x" * 250
+    made = []
+    for i in range(10):
+        if i % 3 == 0:
+            f.tick()
+        team = long + ("y" if i == 8 else "") if i >= 7 else "a" if i % 3 else "b"
+        props = {"team": f.string_prop(team), "n": _int_prop(i)}
+        made.append(f.version(client, (other if i % 4 == 0 else m)["id"], f"v{i}", customProperties=props))
+    f.tick()
+    for i in (1, 4, 7):  # replaced later, older ones first; and touched again
+        props = {"team": f.string_prop("a" if i < 7 else long), "n": _int_prop(i), "late": f.string_prop("1")}
+        f.patch(client, f"/model_versions/{made[i]['id']}", {"customProperties": props})
+    everything = f.get(client, "/model_versions")["items"]
+
+    def team(v: Json) -> str:
+        return str(v["customProperties"]["team"]["string_value"])
+
+    def n(v: Json) -> int:
+        return int(v["customProperties"]["n"]["int_value"])
+
+    sort = "DESC" if desc else "ASC"
+    mine = {v["id"] for v in made if v["registeredModelId"] == m["id"]}
+    cases = [
+        ("team = 'a'", "/model_versions", lambda v: team(v) == "a"),
+        ("team = 'a' AND n > 2", "/model_versions", lambda v: team(v) == "a" and n(v) > 2),
+        ("n < 6 AND (team = 'b')", "/model_versions", lambda v: team(v) == "b" and n(v) < 6),
+        (f"team = '{long}'", "/model_versions", lambda v: team(v) == long),
+        (
+            "team = 'a'",
+            f"/registered_models/{m['id']}/versions",
+            lambda v: team(v) == "a" and v["id"] in mine,
+        ),
+        ("team = 'a' OR n = 0", "/model_versions", lambda v: team(v) == "a" or n(v) == 0),
+    ]
+    for query, path, wanted in cases:
+        want = expected([v for v in everything if wanted(v)], "CREATE_TIME", desc)
+        assert want, query
+        for size in ("1", "2", "100"):
+            got = walk(client, path, pageSize=size, filterQuery=query, orderBy="CREATE_TIME", sortOrder=sort)
+            assert f.ids(got) == want, (query, path, size)

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from modelreg.store import migrations
 from modelreg.store.engine import make_engine
@@ -52,5 +53,54 @@ def test_revision_files_build_the_declared_schema(empty_database_url: str) -> No
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
         assert migrations.current_revision(engine) == migrations.HEAD
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_gives_each_property_its_owners_creation_time(empty_database_url: str) -> None:
+    """0005 fills `owner_create_time` of the properties already there from their owners."""
+    engine = make_engine(empty_database_url)
+    try:
+        migrations.upgrade_with_alembic(engine, "0004")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO resource_ids (id, kind) VALUES (1, 'registered_model'), (2, 'model_version')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO registered_models (id, name, create_time, update_time, state,"
+                    " archived_with_parent) VALUES (1, 'm', 1000, 5000, 'LIVE', :f)"
+                ),
+                {"f": False},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (id, name, parent_id, create_time, update_time, state,"
+                    " archived_with_parent) VALUES (2, 'v1', 1, 2000, 6000, 'LIVE', :f)"
+                ),
+                {"f": False},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO custom_properties (resource_id, name, value_type, string_value, string_prefix)"
+                    " VALUES (1, 'team', 'string', 'a', 'a'), (2, 'team', 'string', 'b', 'b'),"
+                    " (2, 'dataset', 'string', 'c', 'c'), (99, 'orphan', 'string', 'd', 'd')"
+                )
+            )
+        migrations.upgrade_with_alembic(engine)
+        with engine.connect() as conn:
+            got = conn.execute(
+                text(
+                    "SELECT resource_id, name, owner_create_time FROM custom_properties ORDER BY resource_id, name"
+                )
+            ).all()
+        assert [tuple(r) for r in got] == [
+            (1, "team", 1000),
+            (2, "dataset", 2000),
+            (2, "team", 2000),
+            (99, "orphan", 0),
+        ]
     finally:
         engine.dispose()

@@ -53,6 +53,7 @@ def _seed(app: object) -> None:
                 props.append(
                     {
                         "resource_id": mid,
+                        "owner_create_time": now - N + i,
                         "name": f"label-{i % 20}",
                         "value_type": "string",
                         "string_value": "",
@@ -61,6 +62,7 @@ def _seed(app: object) -> None:
                 props.append(
                     {
                         "resource_id": mid,
+                        "owner_create_time": now - N + i,
                         "name": "team",
                         "value_type": "string",
                         "string_value": f"team-{i % 97}",
