@@ -597,21 +597,27 @@ def _without(node: fp.Node, leaf: fp.Node) -> fp.Node | None:
     return None if not items else items[0] if len(items) == 1 else fp.And(tuple(items))
 
 
-class Filter(NamedTuple):
-    """A compiled filterQuery: its condition on the entity's table; on PostgreSQL also
-    its text key, if it has one, and the condition of the rest of the query.
+class Keyed(NamedTuple):
+    """A filter as its text key and the condition of the rest of the query.
 
     Every entity the filter selects has a row of the key's in the property table, and an
     index keeps those rows in their owners' creation order: a page newest first can walk
     them and stop when full, however many entities match, where sorting the entities
-    reads every match first (see Repository.page). Only PostgreSQL is given the key: it
+    reads every match first (see Repository.page). Only PostgreSQL is given it: it
     weighs that walk against the other plans by its statistics (a common key under a
     parent of few rows is better read from the parent's), which SQLite and MariaDB do
     not keep by default."""
 
+    key: TextKey
+    rest: ColumnElement[bool]
+
+
+class Filter(NamedTuple):
+    """A compiled filterQuery: its condition on the entity's table, and on PostgreSQL,
+    when it has a text key, that key and the rest of it."""
+
     condition: ColumnElement[bool]
-    key: TextKey | None = None
-    rest: ColumnElement[bool] | None = None
+    keyed: Keyed | None = None
 
 
 class _Plan:
@@ -624,7 +630,7 @@ class _Plan:
         self,
         estimates: list[tuple[str, tuple[Any, ...]]],
         conditions: dict[tuple[bool, ...], ColumnElement[bool]],
-        keyed: tuple[TextKey, ColumnElement[bool]] | None,
+        keyed: Keyed | None,
     ) -> None:
         self.estimates = estimates
         self.conditions = conditions
@@ -701,15 +707,11 @@ def cached_filter(spec: EntitySpec, query: str, variant: str | None, *, session:
         given = iter(answers)
         condition = compile_filter(spec, query, variant, dialect=dialect, estimate=lambda _ids: next(given))
         plan.conditions[answers] = condition
-    if plan.keyed is None:
-        return Filter(condition)
-    return Filter(condition, *plan.keyed)
+    return Filter(condition, plan.keyed)
 
 
-def _keyed(
-    spec: EntitySpec, query: str, variant: str | None, dialect: str
-) -> tuple[TextKey, ColumnElement[bool]] | None:
-    """The query's text key and the condition of the rest of it, on PostgreSQL (Filter)."""
+def _keyed(spec: EntitySpec, query: str, variant: str | None, dialect: str) -> Keyed | None:
+    """The query as its text key and the rest of it, on PostgreSQL (see Keyed)."""
     if dialect != "postgresql" or fp.is_blank(query):
         return None
     tree = fp.parse(query)
@@ -717,7 +719,16 @@ def _keyed(
     if leaf is None:
         return None
     rest = _compile_tree(spec, _without(tree, leaf), variant, dialect, None)
-    return TextKey(leaf.prop.name, _as_str(leaf.value)), rest
+    return Keyed(TextKey(leaf.prop.name, _as_str(leaf.value)), rest)
 
 
-__all__ = ["ESTIMATE_CAP", "Filter", "FilterError", "TextKey", "cached_filter", "compile_filter", "many_rows"]
+__all__ = [
+    "ESTIMATE_CAP",
+    "Filter",
+    "FilterError",
+    "Keyed",
+    "TextKey",
+    "cached_filter",
+    "compile_filter",
+    "many_rows",
+]

@@ -516,19 +516,19 @@ class Repository:
         """One page in (sort column, id) order, and the token for the next ('' if last);
         of the rows `conds` and `filtered` select.
 
-        With a text key (`Filter`), a page in creation order walks the key's rows of the
+        With a text key (`Keyed`), a page in creation order walks the key's rows of the
         property table in their owners' creation order, which an index keeps, and stops
         when it is full."""
         t = self.table
         source: Any = t
         col, id_col = t.c[ORDER_COLUMNS[req.order_by]], t.c.id
         where = list(conds)
-        if filtered is not None and filtered.key is not None and req.order_by == "CREATE_TIME":
-            assert filtered.rest is not None
+        keyed = filtered.keyed if filtered is not None else None
+        if keyed is not None and req.order_by == "CREATE_TIME":
             o = _KEY_ROWS.c
-            source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, filtered.key.rows(o)))
+            source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, keyed.key.rows(o)))
             col, id_col = o.owner_create_time, o.resource_id
-            where.append(filtered.rest)
+            where.append(keyed.rest)
         elif filtered is not None:
             where.append(filtered.condition)
         if req.token:
