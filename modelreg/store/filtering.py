@@ -694,9 +694,10 @@ def cached_filter(spec: EntitySpec, query: str, variant: str | None, *, session:
             asked.append(ids)
             return False
 
-        condition = compile_filter(spec, query, variant, dialect=dialect, estimate=record)
+        tree = None if fp.is_blank(query) else fp.parse(query)
+        condition = _compile_tree(spec, tree, variant, dialect, record)
         estimates = [_driver_sql(_counted(ids, ESTIMATE_CAP), session) for ids in asked]
-        plan = _Plan(estimates, {(False,) * len(estimates): condition}, _keyed(spec, query, variant, dialect))
+        plan = _Plan(estimates, {(False,) * len(estimates): condition}, _keyed(spec, tree, variant, dialect))
         if len(_plans) >= PLAN_CACHE_SIZE:
             _plans.pop(next(iter(_plans), key), None)  # the oldest; a race costs a recompile
         _plans[key] = plan
@@ -710,11 +711,10 @@ def cached_filter(spec: EntitySpec, query: str, variant: str | None, *, session:
     return Filter(condition, plan.keyed)
 
 
-def _keyed(spec: EntitySpec, query: str, variant: str | None, dialect: str) -> Keyed | None:
-    """The query as its text key and the rest of it, on PostgreSQL (see Keyed)."""
-    if dialect != "postgresql" or fp.is_blank(query):
+def _keyed(spec: EntitySpec, tree: fp.Node | None, variant: str | None, dialect: str) -> Keyed | None:
+    """The parsed query as its text key and the rest of it, on PostgreSQL (see Keyed)."""
+    if dialect != "postgresql" or tree is None:
         return None
-    tree = fp.parse(query)
     leaf = _key_leaf(spec, variant, tree)
     if leaf is None:
         return None
