@@ -4,8 +4,9 @@ A get by id on a pool thread cost the server about 400 us of CPU where the query
 took PostgreSQL 50 us: the thread hop and the GIL passing between that thread and the
 event loop (some twelve context switches a request) and SQLAlchemy's execution around a
 one-row query. Awaited on the loop it costs a fraction of that. The service's code stays
-synchronous: it runs in a greenlet, as SQLAlchemy's own asyncio support runs it, and the
-one statement it sends is awaited from there.
+synchronous: it runs in a greenlet, as SQLAlchemy's own asyncio support runs it (one kept
+for the next read: store.greenlet_pool), and the one statement it sends is awaited from
+there.
 
 The statement goes through libpq itself (`psycopg.pq`), as a prepared statement, with
 psycopg's own adapters (`psycopg.adapt.Transformer`) turning parameters into text and
@@ -32,9 +33,10 @@ from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.util import await_only, greenlet_spawn
+from sqlalchemy.util import await_only
 
 from modelreg.store.engine import POSTGRES_HUNG_UP, postgres_connect_kwargs, postgres_dropped
+from modelreg.store.greenlet_pool import run_in_greenlet
 
 __all__ = ["KeyedReads"]
 
@@ -44,21 +46,114 @@ _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: the server forgot w
 
 class _Link:
     """One connection and what this module keeps beside it: its adapters, the statements
-    it has prepared, and a poller on its socket (made once: `postgres_dropped`)."""
+    it has prepared, and how its socket is watched.
 
-    __slots__ = ("conn", "pgconn", "poller", "prepared", "reused", "tx")
+    The socket stays registered with the loop that last awaited a result on it (`watching`),
+    in use and idle alike: adding and removing a reader for every read cost a get two
+    system calls and the loop's bookkeeping for them. While the link is idle, its socket
+    has nothing to read (the server speaks only when asked; no LISTEN here), so the reader
+    firing then means the server closed it (a restart, a terminated backend), and the link
+    is marked `hung_up`: found without the poll that `postgres_dropped` would make."""
+
+    __slots__ = (
+        "conn",
+        "fd",
+        "hung_up",
+        "in_use",
+        "pgconn",
+        "poller",
+        "prepared",
+        "reused",
+        "tx",
+        "waiter",
+        "watching",
+    )
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
         self.pgconn = conn.pgconn
+        self.fd = self.pgconn.socket  # kept: libpq closes the socket itself when the server hangs up
         self.reused = False  # it has served a read before
         self.tx = Transformer(conn)
         self.prepared: set[bytes] = set()
-        self.poller = select.poll()
-        self.poller.register(self.pgconn.socket, POSTGRES_HUNG_UP)
+        self.poller: select.poll | None = None  # made when first needed (`postgres_dropped`)
+        self.watching: asyncio.AbstractEventLoop | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.in_use = True  # a new link is opened for a read
+        self.hung_up = False
 
-    def dropped(self) -> bool:
+    def dropped(self, loop: asyncio.AbstractEventLoop, strict: bool) -> bool:
+        """Whether the server has closed this idle link. Watched by `loop` (and not
+        `strict`), its reader has said so if it has; otherwise its socket is polled."""
+        if self.hung_up or self.conn.closed:
+            return True
+        if self.watching is loop and not strict:
+            return False
+        if self.poller is None:
+            self.poller = select.poll()
+            self.poller.register(self.fd, POSTGRES_HUNG_UP)
         return postgres_dropped(self.conn, self.poller)
+
+    def readable(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """A future done when what came on the socket has been read into libpq's buffer
+        (on `loop`, the running one)."""
+        if self.watching is not loop:
+            self.unwatch()
+            loop.add_reader(self.fd, self._on_readable, loop)
+            self.watching = loop
+        ready = self.waiter = loop.create_future()
+        return ready
+
+    def _on_readable(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self.watching:
+            return  # another loop has taken it over; this one stops watching soon
+        if not self.in_use:
+            loop.remove_reader(self.fd)
+            self.watching = None
+            self.hung_up = True
+            return
+        # Read what came here, so that the socket is not reported again before the
+        # awaiting task runs, and that task need not ask the socket itself.
+        waiter, self.waiter = self.waiter, None
+        try:
+            self.pgconn.consume_input()
+        except psycopg.Error as exc:  # the connection is lost (libpq closes the socket)
+            loop.remove_reader(self.fd)
+            self.watching = None
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def finish(self) -> None:
+        """Close the connection, its socket unwatched first: a loop must not go on watching
+        a closed descriptor (the next socket to get its number would be taken for it)."""
+        self.unwatch(then=self.pgconn.finish)
+
+    def unwatch(self, then: Callable[[], None] = lambda: None) -> None:
+        """Stop watching the socket, on the loop that watches it; then `then()`."""
+        loop, self.watching = self.watching, None
+        if loop is None or loop.is_closed():
+            then()
+            return
+
+        def unwatch() -> None:
+            if self.watching is not loop and not loop.is_closed():
+                loop.remove_reader(self.fd)
+            then()
+
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop or not loop.is_running():
+            unwatch()
+            return
+        try:
+            loop.call_soon_threadsafe(unwatch)  # its loop runs on another thread
+        except RuntimeError:  # it closed meanwhile
+            then()
 
 
 class KeyedReads:
@@ -87,10 +182,10 @@ class KeyedReads:
         server closed it (a restart, a terminated backend) too recently for `_take` to see.
         The read, which changes nothing, then runs once more on another connection."""
         for attempt in (1, 2):
-            link = await self._take()
+            link = await self._take(strict=attempt == 2)
             reused, link.reused = link.reused, True
             try:
-                return await greenlet_spawn(work, KeyedSession(self, link))
+                return await run_in_greenlet(work, KeyedSession(self, link))
             except DBAPIError:
                 if attempt == 2 or not reused or link.pgconn.status == pq.ConnStatus.OK:
                     raise
@@ -133,7 +228,10 @@ class KeyedReads:
             return result
         raise AssertionError("unreachable")
 
-    async def _take(self) -> _Link:
+    async def _take(self, strict: bool = False) -> _Link:
+        """An idle link (one the server has not closed: `strict`, polled to be sure), else a
+        new one while fewer than `size` are open, else the next one given back."""
+        loop = asyncio.get_running_loop()
         while True:
             with self._lock:
                 link = self._idle.pop() if self._idle else None
@@ -142,7 +240,7 @@ class KeyedReads:
                     self._open += 1
                 waiter = None
                 if link is None and not opening:
-                    waiter = asyncio.get_running_loop().create_future()
+                    waiter = loop.create_future()
                     self._waiters.append(waiter)
             if waiter is not None:
                 try:
@@ -155,9 +253,12 @@ class KeyedReads:
                 if link is None:  # a slot came free: open a connection of our own
                     opening = True
             if link is not None and not opening:
-                if not link.dropped():
+                if not link.dropped(loop, strict):
+                    link.in_use = True
+                    if link.watching is not loop:
+                        link.unwatch()  # before it is used here: its old loop must not read it
                     return link
-                link.pgconn.finish()  # the server hung up on it while it was idle
+                link.finish()  # the server hung up on it while it was idle
                 self._release_slot()
                 continue
             try:
@@ -169,12 +270,13 @@ class KeyedReads:
                 raise
 
     def _give_back(self, link: _Link) -> None:
+        link.in_use = False
         if (
             self._closed
             or link.pgconn.status != pq.ConnStatus.OK
             or link.pgconn.transaction_status != pq.TransactionStatus.IDLE
         ):
-            link.pgconn.finish()
+            link.finish()
             self._release_slot()
             return
         with self._lock:
@@ -223,7 +325,7 @@ class KeyedReads:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
         for link in idle:
-            link.pgconn.finish()
+            link.finish()
 
 
 class KeyedSession:
@@ -241,11 +343,10 @@ async def _result(link: _Link) -> pq.abc.PGresult:
     pgconn = link.pgconn
     loop = asyncio.get_running_loop()
     while pgconn.flush():  # a statement bigger than the socket's buffer
-        await _ready(loop, pgconn.socket, loop.add_writer, loop.remove_writer)
+        await _writable(loop, link.fd)
     last: pq.abc.PGresult | None = None
     while True:
-        pgconn.consume_input()
-        while not pgconn.is_busy():
+        while not pgconn.is_busy():  # the reader (`_Link.readable`) has read what came
             result = pgconn.get_result()
             if result is None:
                 if last is None:
@@ -253,22 +354,22 @@ async def _result(link: _Link) -> pq.abc.PGresult:
                 return last
             if last is None or last.status != pq.ExecStatus.FATAL_ERROR:
                 last = result  # the first error, or the last result
-        await _ready(loop, pgconn.socket, loop.add_reader, loop.remove_reader)
+        await link.readable(loop)
 
 
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Any, remove: Any) -> None:
-    """Until the socket is ready (readable or writable, by `add`)."""
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Until the socket can take more of a statement."""
     ready: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
         if not ready.done():  # it may fire again before the awaiting task runs
             ready.set_result(None)
 
-    add(fd, wake)
+    loop.add_writer(fd, wake)
     try:
         await ready
     finally:
-        remove(fd)
+        loop.remove_writer(fd)
 
 
 def _check(result: pq.abc.PGresult, link: _Link) -> None:

@@ -91,3 +91,19 @@ def test_connections_the_server_closed_while_idle_are_replaced(pg_client: tuple[
         admin.dispose()
     # No 503: a connection the server closed is found before it is used, and replaced.
     assert _reads(client, model) == before
+
+
+def test_reads_from_one_loop_then_another_share_the_connections(pg_client: tuple[TestClient, str]) -> None:
+    # A connection's socket stays watched by the loop that last read on it; a read on
+    # another loop (each request of a client outside `with` runs on a loop of its own, on
+    # a thread of its own, closed after it) must take it over from that loop, running or
+    # closed, rather than open more connections or wait for a wake-up that goes elsewhere.
+    client, _ = pg_client
+    model = _model(client)
+    before = _reads(client, model)
+    app = client.app
+    for _ in range(5):
+        assert _reads(TestClient(app, raise_server_exceptions=False), model) == before
+        assert _reads(client, model) == before
+    reads = app.state.db.keyed_reads  # type: ignore[attr-defined]
+    assert reads._open <= 2, "each loop's reads took connections of their own"
