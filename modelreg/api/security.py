@@ -59,19 +59,19 @@ async def authorize(request: Request) -> None:
     state = request.app.state
     registries: Registries = state.registries
     auth = state.authenticator
-    headers: Any = request.headers
-    cookie = request.cookies.get(SESSION_COOKIE)
     request.state.via_cookie = False
-    if cookie and not auth.single_user and "authorization" not in headers:
-        headers = {**dict(headers), "authorization": f"Bearer {cookie}"}
-        request.state.via_cookie = True
-        ui_route = bool((getattr(request.scope.get("route"), "openapi_extra", None) or {}).get(UI_KEY))
-        forged = not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(cookie))
-        if request.method not in SAFE_METHODS and not ui_route and forged:
-            raise Forbidden("a request signed in by the session cookie needs the X-CSRF-Token header")
-    if auth.single_user:
-        principal = auth.authenticate(headers)
+    if auth.single_user:  # everyone is the one local user: no credentials to read
+        principal = auth.authenticate({})
     else:
+        headers: Any = request.headers
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and "authorization" not in headers:
+            headers = {**dict(headers), "authorization": f"Bearer {cookie}"}
+            request.state.via_cookie = True
+            ui_route = bool((getattr(request.scope.get("route"), "openapi_extra", None) or {}).get(UI_KEY))
+            forged = not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(cookie))
+            if request.method not in SAFE_METHODS and not ui_route and forged:
+                raise Forbidden("a request signed in by the session cookie needs the X-CSRF-Token header")
         try:
             principal = await run_sync(auth.authenticate, headers)
         except Unauthenticated:
