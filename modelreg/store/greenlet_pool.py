@@ -68,7 +68,9 @@ _local = threading.local()
 async def run_in_greenlet(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a greenlet, each awaitable it passes to `await_only` awaited here."""
     driver = getcurrent()
-    free: list[_Worker] = _local.__dict__.setdefault("free", [])
+    free: list[_Worker] | None = getattr(_local, "free", None)
+    if free is None:
+        free = _local.free = []
     worker = free.pop() if free else _Worker(_serve, driver)
     if worker.parent is not driver:
         worker.parent = driver
@@ -81,7 +83,7 @@ async def run_in_greenlet(fn: Callable[..., T], *args: Any) -> T:
             result = worker.throw(*sys.exc_info())
         else:
             result = worker.switch(value)
-    if not worker.dead and len(free) < _KEEP:
+    if len(free) < _KEEP:  # it waits in `_serve` for the next run
         free.append(worker)
     if isinstance(result, _Failed):
         error = result.error
