@@ -22,7 +22,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="modelreg against MLflow and a bare ASGI endpoint, same run, same machine")
     r.add_argument(
-        "--systems", type=_csv(), default=["modelreg", "mlflow", "floor"], help="modelreg,mlflow,floor"
+        "--systems",
+        type=_csv(),
+        default=["modelreg", "mlflow", "floor"],
+        help="modelreg,mlflow,floor; also floor-pg: the floor plus modelreg's get statement "
+        "on modelreg's PostgreSQL database (PostgreSQL runs only, beside modelreg)",
     )
     r.add_argument("--db", type=_csv(), default=["sqlite", "postgresql"], help="sqlite,postgresql")
     r.add_argument("--scenarios", type=_csv(), default=["get", "find", "page", "filter", "register", "mix"])
@@ -83,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     fl.add_argument("--host", default="127.0.0.1")
     fl.add_argument("--port", type=int, required=True)
     fl.add_argument("--workers", type=int, default=1)
+    fl.add_argument(
+        "--database-url",
+        default=None,
+        help="modelreg's PostgreSQL database: run its get statement per request",
+    )
     return p
 
 
@@ -91,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "floor-server":
         from bench._floor import serve
 
-        serve(args.host, args.port, args.workers)
+        serve(args.host, args.port, args.workers, args.database_url)
         return 0
     if args.command == "load":
         from bench._loader import load

@@ -4,15 +4,27 @@ Served by the same uvicorn setup as modelreg (`uvicorn.run`, same loop and HTTP 
 same worker count), it is the most a Python HTTP service gets out of the machine, with
 the same load generator in front of it. The body is a model version as modelreg would
 send it, so the bytes on the wire are alike too.
+
+The floor with a query (`floor-pg`, given a database URL) also runs, before it answers,
+modelreg's own get-by-id statement for a model version on modelreg's PostgreSQL database:
+prepared, sent by libpq on the event loop, each connection's socket watched for good,
+its rows left undecoded. Nothing else: no routing, middleware, log, authorization,
+decoding or encoding. It is what any PostgreSQL-backed get by id can reach on this
+machine, the bound between the floor and modelreg's get.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import random
 from typing import Any
 
 import orjson
 
-__all__ = ["BODY", "app", "serve", "served"]
+__all__ = ["BODY", "DATABASE_URL_ENV", "app", "serve", "served"]
+
+DATABASE_URL_ENV = "BENCH_FLOOR_DATABASE_URL"  # set: the workers serve the floor with a query
 
 BODY = orjson.dumps(
     {
@@ -53,19 +65,149 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send(_BODY)
 
 
+class _Link:
+    """One connection of a worker's, its socket watched by the loop for as long as it lives."""
+
+    __slots__ = ("conn", "pgconn", "waiter")
+
+    def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn = conn
+        self.pgconn = conn.pgconn
+        self.waiter: asyncio.Future[None] | None = None
+        loop.add_reader(self.pgconn.socket, self._readable)
+
+    def _readable(self) -> None:
+        self.pgconn.consume_input()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done() and not self.pgconn.is_busy():
+            waiter.set_result(None)
+
+    async def result(self) -> Any:
+        """The last result of what was sent; an error's message raised as RuntimeError."""
+        from psycopg import pq
+
+        if self.pgconn.flush():
+            raise RuntimeError("a statement did not fit the socket's buffer")
+        while self.pgconn.is_busy():
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        self.waiter = None
+        last = None
+        while (result := self.pgconn.get_result()) is not None:
+            if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+                raise RuntimeError((result.error_message or b"").decode(errors="replace"))
+            last = result
+        return last
+
+
+class _Query:
+    """modelreg's get-by-id statement for a model version, on connections of this worker's
+    own (one for each request in flight), for a random version of those in the database."""
+
+    NAME = b"floor_get"
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        from modelreg.store.repository import get_statement
+
+        compiled = get_statement("model_version").compile(
+            dialect=PGDialect_psycopg(paramstyle="numeric_dollar")
+        )
+        if list(compiled.positiontup or ()) != ["id"]:
+            raise RuntimeError(f"unexpected parameters of the get statement: {compiled.positiontup}")
+        self.sql = compiled.string.encode()
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.ids: list[bytes] = []
+        self.idle: list[_Link] = []
+
+    async def start(self) -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.url) as conn:
+            rows = await (await conn.execute("SELECT id FROM model_versions")).fetchall()
+        self.ids = [str(r[0]).encode() for r in rows]
+        if not self.ids:
+            raise RuntimeError(f"no model versions in {self.url}: fill modelreg's database first")
+
+    async def run(self) -> int:
+        """The rows one get returns."""
+        link = self.idle.pop() if self.idle else await self._open()
+        try:
+            link.pgconn.send_query_prepared(self.NAME, [random.choice(self.ids)])
+            rows = int((await link.result()).ntuples)
+        except BaseException:
+            self._close(link)
+            raise
+        self.idle.append(link)
+        return rows
+
+    async def _open(self) -> _Link:
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        link = _Link(conn, asyncio.get_running_loop())
+        try:
+            link.pgconn.send_prepare(self.NAME, self.sql)
+            await link.result()
+        except BaseException:
+            self._close(link)
+            raise
+        return link
+
+    def close(self) -> None:
+        while self.idle:
+            self._close(self.idle.pop())
+
+    @staticmethod
+    def _close(link: _Link) -> None:
+        if not link.conn.closed:
+            asyncio.get_running_loop().remove_reader(link.pgconn.socket)
+            link.pgconn.finish()
+
+
+def _with_query(url: str) -> Any:
+    """The floor's app, each request answered after one run of the get statement."""
+    query = _Query(url)
+
+    async def app_with_query(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await query.start()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    query.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if await query.run() < 1:
+            raise RuntimeError("the get statement found no row")
+        await send(_START)
+        await send(_BODY)
+
+    return app_with_query
+
+
 def served() -> Any:
-    """Factory for the workers: the app inside the same connection spreading as modelreg's."""
+    """Factory for the workers: the app (with a query when the environment names a
+    database) inside the same connection spreading as modelreg's."""
     from modelreg.api.spread import install
 
-    return install(app)
+    url = os.environ.get(DATABASE_URL_ENV)
+    return install(_with_query(url) if url else app)
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, database_url: str | None = None) -> None:
     """As `modelreg serve` runs uvicorn (workers, connection spreading), less its logging."""
     import uvicorn
 
     from modelreg.api.spread import workers_file
 
+    if database_url:
+        os.environ[DATABASE_URL_ENV] = database_url  # the workers inherit it
     with workers_file(workers):
         uvicorn.run(
             "bench._floor:served",

@@ -77,7 +77,8 @@ def _index(results: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], dic
 
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """modelreg/MLflow throughput and p99 for every (db, scenario, concurrency) both ran,
-    and modelreg's get-by-id as a fraction of the floor's."""
+    and modelreg's get-by-id as a fraction of the floor's (beside it, when measured, the
+    floor with a query's: the bound a get that asks the database can reach)."""
     idx = _index(results)
     out = []
     for (db, system, scenario, c), mr in sorted(idx.items()):
@@ -100,17 +101,20 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         floor = idx.get((db, "floor", "get", c))
         if scenario == "get" and floor is not None and floor["ops_per_s"]:
-            out.append(
-                {
-                    "type": "floor",
-                    "db": db,
-                    "concurrency": c,
-                    "fraction": round(mr["ops_per_s"] / floor["ops_per_s"], 3),
-                    "modelreg_ops_per_s": mr["ops_per_s"],
-                    "floor_ops_per_s": floor["ops_per_s"],
-                    "rounds": mr["rounds"],
-                }
-            )
+            row = {
+                "type": "floor",
+                "db": db,
+                "concurrency": c,
+                "fraction": round(mr["ops_per_s"] / floor["ops_per_s"], 3),
+                "modelreg_ops_per_s": mr["ops_per_s"],
+                "floor_ops_per_s": floor["ops_per_s"],
+                "rounds": mr["rounds"],
+            }
+            bound = idx.get((db, "floor-pg", "get", c))
+            if bound is not None:
+                row["floor_pg_ops_per_s"] = bound["ops_per_s"]
+                row["floor_pg_fraction"] = round(bound["ops_per_s"] / floor["ops_per_s"], 3)
+            out.append(row)
     return out
 
 
@@ -128,10 +132,13 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
     if floor:
         body = [
             [r["db"], str(r["concurrency"]), _fmt(r["modelreg_ops_per_s"]), _fmt(r["floor_ops_per_s"]),
-             f"{100 * r['fraction']:.0f}%"]
+             f"{100 * r['fraction']:.0f}%",
+             _fmt(r["floor_pg_ops_per_s"]) if "floor_pg_ops_per_s" in r else "-",
+             f"{100 * r['floor_pg_fraction']:.0f}%" if "floor_pg_fraction" in r else "-"]
             for r in floor
         ]  # fmt: skip
-        parts.append(_render(["db", "c", "get/s", "floor/s", "fraction"], body))
+        headers = ["db", "c", "get/s", "floor/s", "fraction", "floor-pg/s", "floor-pg fraction"]
+        parts.append(_render(headers, body))
     return "\n\n".join(parts)
 
 

@@ -3,7 +3,8 @@
 For each database both registries start on a fresh database of that kind with the same
 worker count, are filled with the same catalog through their REST APIs, and then run each
 scenario at each concurrency, taking turns (the order flips at every step, so drift in
-the machine's load falls on both alike). The floor runs beside get-by-id.
+the machine's load falls on both alike). The floor runs beside get-by-id, and on
+PostgreSQL, when asked for (`floor-pg`), the floor with modelreg's get statement.
 """
 
 from __future__ import annotations
@@ -105,9 +106,10 @@ async def _compare(opts: Options, db: str, out: Output, floor: Server | None) ->
     database = Database(db, opts.workdir / db, opts.pg_url)
     servers: dict[str, Server] = {}
     try:
+        modelreg_url = None
         for name in opts.systems:
             if name == "modelreg":
-                url = database.url_for("modelreg")
+                url = modelreg_url = database.url_for("modelreg")
                 servers[name] = modelreg_server(
                     opts.workdir, url, opts.workers, access_log=opts.access_log, label=db
                 ).start()
@@ -124,6 +126,11 @@ async def _compare(opts: Options, db: str, out: Output, floor: Server | None) ->
         for name, system in systems.items():
             if name != "floor":
                 out.emit({**await fill(system, models, opts.fill_concurrency), "db": db})
+        if "floor-pg" in opts.systems and db == "postgresql" and modelreg_url is not None:
+            # After the fill: it reads modelreg's database, and its versions' ids when it starts.
+            bound = servers["floor-pg"] = floor_server(opts.workdir, opts.workers, modelreg_url).start()
+            out.emit(_server_line(bound, db, "started"))
+            systems["floor-pg"] = SYSTEMS["floor-pg"](bound.base_url)
         step = 0
         for scenario in opts.scenarios:
             for c in opts.concurrency:
@@ -161,6 +168,12 @@ async def _compare(opts: Options, db: str, out: Output, floor: Server | None) ->
 
 
 def run(opts: Options) -> int:
+    unknown = sorted(set(opts.systems) - set(SYSTEMS))
+    if unknown:
+        raise SystemExit(f"bench: unknown system {', '.join(unknown)}; known: {', '.join(SYSTEMS)}")
+    if "floor-pg" in opts.systems and ("modelreg" not in opts.systems or "postgresql" not in opts.dbs):
+        raise SystemExit("bench: floor-pg runs modelreg's get statement on its PostgreSQL database: "
+                         "give --systems with modelreg and --db with postgresql")  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     opts.workdir = opts.workdir / f"run-{stamp}"
     opts.workdir.mkdir(parents=True, exist_ok=True)

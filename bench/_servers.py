@@ -196,7 +196,12 @@ def mlflow_server(workdir: Path, uri: str, workers: int, *, label: str = "") -> 
     return Server("mlflow", argv, port, ready, workdir / "logs" / f"mlflow-{label or port}.log", env)
 
 
-def floor_server(workdir: Path, workers: int) -> Server:
+def floor_server(workdir: Path, workers: int, database_url: str | None = None) -> Server:
+    """The floor; given modelreg's PostgreSQL database, the floor with a query (bench._floor)."""
     port = free_port()
     argv = [sys.executable, "-m", "bench", "floor-server", "--port", str(port), "--workers", str(workers)]
-    return Server("floor", argv, port, "/", workdir / "logs" / "floor.log", _env())
+    name = "floor"
+    if database_url:
+        argv += ["--database-url", database_url]
+        name = "floor-pg"
+    return Server(name, argv, port, "/", workdir / "logs" / f"{name}.log", _env())

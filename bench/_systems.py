@@ -286,7 +286,14 @@ class Floor:
         raise NotImplementedError
 
 
-SYSTEMS = {"modelreg": Modelreg, "mlflow": MLflow, "floor": Floor}
+@dataclass
+class FloorWithQuery(Floor):
+    """The floor plus modelreg's get statement (bench._floor): only "get" here too."""
+
+    name: str = "floor-pg"
+
+
+SYSTEMS = {"modelreg": Modelreg, "mlflow": MLflow, "floor": Floor, "floor-pg": FloorWithQuery}
 
 
 def _advance(state: WalkState, token: str, items: list[Any]) -> int:

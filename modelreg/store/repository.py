@@ -73,6 +73,8 @@ def _with_property_rows(entities: Select[Any]) -> Select[Any]:
 
 
 _BY_ID = {kind: _with_property_rows(select(t).where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
+
+
 _HAS_ID = {kind: select(exists().where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
 _NEW_ID = insert(resource_ids)
 _INSERT = {kind: insert(t) for kind, t in TABLES.items()}
@@ -237,6 +239,12 @@ def _find_statement(kind: str, by: str, in_parent: bool, of_variant: bool) -> Se
             conds.append(t.c.type == bindparam("variant"))
         stmt = _FIND[key] = _with_property_rows(select(t).where(*conds).order_by(t.c.id).limit(2))
     return stmt
+
+
+def get_statement(kind: str) -> Select[Any]:
+    """The statement a get by id of `kind` runs (its one parameter: `id`). For measurements
+    that run it without the service around it: the bench's floor with a query."""
+    return _BY_ID[kind]
 
 
 # The property rows of a page of ids, as driver SQL by paramstyle and count: an expanding

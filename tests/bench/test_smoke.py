@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from bench._loader import load
 from modelreg.api.app import create_app
 from modelreg.settings import Settings
+from tests.conftest import SERVER_URLS, _unreachable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"get", "find", "page", "filter", "register", "mix"}
@@ -74,6 +75,64 @@ def test_two_workers_keep_their_connections_once_spread(tmp_path: Path) -> None:
     for r in results:
         assert r["errors"] == 0, r["error_sample"]
         assert 8 <= r["nodelay"]["connections"] <= 40, r
+
+
+def _postgres_admin_url() -> str:
+    """The test PostgreSQL server's URL, for the bench's scratch databases (skipped, or
+    failed under CI, when it cannot be reached)."""
+    import psycopg
+
+    url = SERVER_URLS["postgresql"]
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        _unreachable("postgresql", exc)
+    return url
+
+
+def test_floor_with_a_query_runs_modelregs_get_on_postgresql(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--systems",
+        "modelreg,floor,floor-pg",
+        "--db",
+        "postgresql",
+    ]
+    argv += ["--scenarios", "get", "--seconds", "0.5", "--concurrency", "2", "--models", "5"]
+    argv += ["--versions", "2", "--workers", "1", "--workdir", str(tmp_path), "--out", str(out)]
+    argv += ["--pg-url", _postgres_admin_url()]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "floor-pg fraction" in proc.stdout
+
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    results = {r["system"]: r for r in lines if r["type"] == "result"}
+    assert set(results) == {"modelreg", "floor", "floor-pg"}
+    for r in results.values():
+        assert r["errors"] == 0, r["error_sample"]
+        assert r["ops"] > 0
+    servers = {(s["system"], s["phase"]) for s in lines if s["type"] == "server"}
+    assert ("floor-pg", "started") in servers and ("floor-pg", "stopped") in servers
+    (floor,) = [x for x in lines if x["type"] == "floor"]
+    assert floor["floor_pg_ops_per_s"] == results["floor-pg"]["ops_per_s"]
+    assert floor["floor_pg_fraction"] == round(floor["floor_pg_ops_per_s"] / floor["floor_ops_per_s"], 3)
+
+
+def test_bench_refuses_systems_it_cannot_run(tmp_path: Path) -> None:
+    cases = [
+        ("floor,floor-pg", "postgresql", "floor-pg runs modelreg's get statement"),
+        ("modelreg,floor-pg", "sqlite", "floor-pg runs modelreg's get statement"),
+        ("modelreg,flor", "sqlite", "unknown system flor"),
+    ]
+    for systems, db, message in cases:
+        argv = [sys.executable, "-m", "bench", "run", "--systems", systems, "--db", db]
+        argv += ["--workdir", str(tmp_path)]
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and message in proc.stderr, (systems, db, proc.stderr[-2000:])
 
 
 def test_loader_fills_the_schema_the_api_reads(tmp_path: Path) -> None:
