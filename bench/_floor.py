@@ -68,17 +68,24 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 class _Link:
     """One connection of a worker's, its socket watched by the loop for as long as it lives."""
 
-    __slots__ = ("conn", "pgconn", "waiter")
+    __slots__ = ("conn", "fd", "pgconn", "waiter")
 
     def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.conn = conn
         self.pgconn = conn.pgconn
+        self.fd = self.pgconn.socket  # kept: libpq closes the socket itself when the server hangs up
         self.waiter: asyncio.Future[None] | None = None
-        loop.add_reader(self.pgconn.socket, self._readable)
+        loop.add_reader(self.fd, self._readable)
 
     def _readable(self) -> None:
-        self.pgconn.consume_input()
         waiter = self.waiter
+        try:
+            self.pgconn.consume_input()
+        except Exception as exc:  # the connection is lost: stop watching it, fail its request
+            asyncio.get_running_loop().remove_reader(self.fd)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(RuntimeError(f"connection to PostgreSQL lost: {exc}"))
+            return
         if waiter is not None and not waiter.done() and not self.pgconn.is_busy():
             waiter.set_result(None)
 
@@ -161,8 +168,8 @@ class _Query:
 
     @staticmethod
     def _close(link: _Link) -> None:
+        asyncio.get_running_loop().remove_reader(link.fd)
         if not link.conn.closed:
-            asyncio.get_running_loop().remove_reader(link.pgconn.socket)
             link.pgconn.finish()
 
 
