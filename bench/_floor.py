@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -50,15 +51,30 @@ _START = {
 _BODY = {"type": "http.response.body", "body": BODY}
 
 
+async def _lifespan(
+    receive: Any,
+    send: Any,
+    start: Callable[[], Awaitable[None]] | None = None,
+    stop: Callable[[], None] | None = None,
+) -> None:
+    """Answer the server's lifespan messages, running `start` and `stop` on its way."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if start is not None:
+                await start()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if stop is not None:
+                stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await _lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     await send(_START)
@@ -68,9 +84,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 class _Link:
     """One connection of a worker's, its socket watched by the loop for as long as it lives."""
 
-    __slots__ = ("conn", "fd", "pgconn", "waiter")
+    __slots__ = ("conn", "fd", "ok", "pgconn", "waiter")
 
     def __init__(self, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        from psycopg import pq
+
+        self.ok = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
         self.conn = conn
         self.pgconn = conn.pgconn
         self.fd = self.pgconn.socket  # kept: libpq closes the socket itself when the server hangs up
@@ -91,8 +110,6 @@ class _Link:
 
     async def result(self) -> Any:
         """The last result of what was sent; an error's message raised as RuntimeError."""
-        from psycopg import pq
-
         if self.pgconn.flush():
             raise RuntimeError("a statement did not fit the socket's buffer")
         while self.pgconn.is_busy():
@@ -101,10 +118,15 @@ class _Link:
         self.waiter = None
         last = None
         while (result := self.pgconn.get_result()) is not None:
-            if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            if result.status not in self.ok:
                 raise RuntimeError((result.error_message or b"").decode(errors="replace"))
             last = result
         return last
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.fd)
+        if not self.conn.closed:
+            self.pgconn.finish()
 
 
 class _Query:
@@ -144,7 +166,7 @@ class _Query:
             link.pgconn.send_query_prepared(self.NAME, [random.choice(self.ids)])
             rows = int((await link.result()).ntuples)
         except BaseException:
-            self._close(link)
+            link.close()
             raise
         self.idle.append(link)
         return rows
@@ -158,19 +180,13 @@ class _Query:
             link.pgconn.send_prepare(self.NAME, self.sql)
             await link.result()
         except BaseException:
-            self._close(link)
+            link.close()
             raise
         return link
 
     def close(self) -> None:
         while self.idle:
-            self._close(self.idle.pop())
-
-    @staticmethod
-    def _close(link: _Link) -> None:
-        asyncio.get_running_loop().remove_reader(link.fd)
-        if not link.conn.closed:
-            link.pgconn.finish()
+            self.idle.pop().close()
 
 
 def _with_query(url: str) -> Any:
@@ -179,15 +195,8 @@ def _with_query(url: str) -> Any:
 
     async def app_with_query(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await query.start()
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    query.close()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await _lifespan(receive, send, query.start, query.close)
+            return
         if scope["type"] != "http":
             return
         if await query.run() < 1:

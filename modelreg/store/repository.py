@@ -73,8 +73,6 @@ def _with_property_rows(entities: Select[Any]) -> Select[Any]:
 
 
 _BY_ID = {kind: _with_property_rows(select(t).where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
-
-
 _HAS_ID = {kind: select(exists().where(t.c.id == bindparam("id"))) for kind, t in TABLES.items()}
 _NEW_ID = insert(resource_ids)
 _INSERT = {kind: insert(t) for kind, t in TABLES.items()}
