@@ -1,4 +1,4 @@
-"""`python -m bench`: run, load, scale, floor-server."""
+"""`python -m bench`: run, load, scale, startup, floor-server."""
 
 from __future__ import annotations
 
@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
         "--rounds", type=int, default=2, help="turns over the sizes per scenario (p95: their median)"
     )
 
+    st = sub.add_parser(
+        "startup", help="how soon `modelreg serve` answers after it starts, against the floor (and MLflow)"
+    )
+    st.add_argument("--systems", type=_csv(), default=["modelreg", "floor"], help="modelreg,floor,mlflow")
+    st.add_argument(
+        "--rounds", type=int, default=7, help="starts of each system, the order flipped each round"
+    )
+    st.add_argument("--workdir", type=Path, default=Path("/tmp/modelreg-bench/startup"))
+    st.add_argument("--out", type=Path, default=None, help="JSON lines (default: <workdir>/startup-*.jsonl)")
+
     fl = sub.add_parser("floor-server", help="serve the bare ASGI endpoint (started by run)")
     fl.add_argument("--host", default="127.0.0.1")
     fl.add_argument("--port", type=int, required=True)
@@ -107,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
 
         load(args.database_url, args.models, args.versions, artifacts=args.artifacts)
         return 0
+    if args.command == "startup":
+        from bench._startup import StartupOptions, startup
+
+        return startup(StartupOptions(args.systems, args.rounds, args.workdir, args.out))
     if args.command == "scale":
         from bench._scale import ScaleOptions, scale
 

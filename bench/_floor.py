@@ -233,5 +233,6 @@ def serve(host: str, port: int, workers: int, database_url: str | None = None) -
             workers=workers,
             access_log=False,
             server_header=False,
+            ws="none",
             log_level="warning",
         )

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.api import params
@@ -25,6 +24,7 @@ from modelreg.service.principals import Principal
 from modelreg.service.registries import Registries, RegistryInfo
 from modelreg.service.transactions import transaction
 from modelreg.store.schema import group_members, groups, users
+from modelreg.store.session import Session
 
 ADMIN = "/api/admin/v1"
 SELF = "/api/modelreg/v1"

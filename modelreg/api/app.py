@@ -58,17 +58,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     checked = [Depends(authorize)]
     # Each registry's API under /registries/<name>; the default registry's also at the
     # plain paths, so single-registry setups and upstream clients keep working.
+    # Each router is built once and included at both places (building its routes is most
+    # of create_app's time, and create_app is part of how soon `modelreg serve` answers).
+    # The fixed paths (e.g. /experiment_runs/metric_history) must come before /{id}.
+    api_routers = [
+        (api, router) for api in (V1, V1ALPHA3) for router in (extra_router(api), entity_router(api))
+    ]
+    file_routers = (storage_router(), history_router())
     for scope, documented in (("", True), ("/registries/{registry}", False)):
-        for api in (V1, V1ALPHA3):
-            # The fixed paths (e.g. /experiment_runs/metric_history) must come before /{id}.
-            for router in (extra_router(api), entity_router(api)):
-                app.include_router(
-                    router,
-                    prefix=f"{scope}{API_PREFIX}/{api}",
-                    dependencies=checked,
-                    include_in_schema=documented,
-                )
-        for router in (storage_router(), history_router()):
+        for api, router in api_routers:
+            app.include_router(
+                router,
+                prefix=f"{scope}{API_PREFIX}/{api}",
+                dependencies=checked,
+                include_in_schema=documented,
+            )
+        for router in file_routers:
             app.include_router(router, prefix=scope, dependencies=checked, include_in_schema=documented)
     app.include_router(admin_router(), dependencies=checked)
     app.include_router(health_router(), dependencies=checked)

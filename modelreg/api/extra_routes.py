@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.api import params, wire
@@ -22,6 +21,7 @@ from modelreg.service import resources
 from modelreg.service.deployments import latest_version
 from modelreg.service.errors import NotFound
 from modelreg.store.schema import TABLES
+from modelreg.store.session import Session
 
 
 def extra_router(api: str) -> APIRouter:

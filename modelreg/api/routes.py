@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.api import params, wire
@@ -32,6 +31,7 @@ from modelreg.service.transactions import (
     keyed_read_here,
     transaction,
 )
+from modelreg.store.session import Session
 
 Handler = Callable[[Request], Any]
 _INLINE_TRIES = 100

@@ -135,6 +135,7 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
             server_header=False,
+            ws="none",  # no WebSocket routes; not loading a WebSocket library saves start time
         )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.orm import Session
 
 from modelreg.service import history
 from modelreg.service.errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
 from modelreg.service.principals import RANK, ROLES, SUBJECT_KINDS, Principal, at_least
 from modelreg.store.schema import grants
+from modelreg.store.session import Session
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"  # any caller with valid credentials

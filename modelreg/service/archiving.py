@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from modelreg.entities import EntitySpec, children_of
 from modelreg.service import history
 from modelreg.service.deployments import refuse_if_deployed
 from modelreg.store.repository import Record, Repository
 from modelreg.store.schema import TABLES
+from modelreg.store.session import Session
 
 ARCHIVED = "ARCHIVED"
 LIVE = "LIVE"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from modelreg.entities import ARTIFACT, BY_KIND
 from modelreg.entities.values import CustomProperties
 from modelreg.service import resources
 from modelreg.service.errors import Conflict, InvalidArgument
 from modelreg.store.repository import Record, Repository
 from modelreg.store.schema import TABLES
+from modelreg.store.session import Session
 
 A = TABLES[ARTIFACT.kind]
 UPSERT_BY_NAME = ("metric", "parameter")

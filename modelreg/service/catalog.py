@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, text, union_all
-from sqlalchemy.orm import Session
 
 from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, REGISTERED_MODEL
 from modelreg.service import deployments
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository
 from modelreg.store.schema import TABLES, custom_properties
+from modelreg.store.session import Session
 
 RM = TABLES[REGISTERED_MODEL.kind]
 MV = TABLES[MODEL_VERSION.kind]

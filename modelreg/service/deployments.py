@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
 
 from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, REGISTERED_MODEL, EntitySpec
 from modelreg.service.errors import Conflict, InvalidArgument, NotFound
 from modelreg.store.repository import PageRequest, Record, Repository
 from modelreg.store.schema import TABLES
+from modelreg.store.session import Session
 
 IS = TABLES[INFERENCE_SERVICE.kind]
 MV = TABLES[MODEL_VERSION.kind]

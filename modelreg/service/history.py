@@ -15,13 +15,12 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select
-from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec, Field
 from modelreg.service.errors import InvalidArgument
 from modelreg.store.repository import Record, insert_sql
 from modelreg.store.schema import events
-from modelreg.store.session import write_later
+from modelreg.store.session import Session, write_later
 
 SERVER = ""  # the registry column of server-level events (tokens, registries)
 _BASE = {"name": "name", "external_id": "externalId", "description": "description"}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy.orm import Session
-
 from modelreg.entities import METRIC_HISTORY, EntitySpec
 from modelreg.store.repository import Record, Repository
+from modelreg.store.session import Session
 
 
 def record_history(session: Session, spec: EntitySpec, metric: Record) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from modelreg.service import access, history
 from modelreg.service.errors import AlreadyExists, InvalidArgument, NotFound
@@ -28,7 +27,7 @@ from modelreg.settings import Settings
 from modelreg.store import migrations
 from modelreg.store.engine import make_engine, normalize_url
 from modelreg.store.schema import registries
-from modelreg.store.session import Database
+from modelreg.store.session import Database, Session
 
 DEFAULT = "default"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.orm import Session
 
 from modelreg.entities import BY_KIND, EntitySpec, FieldType, children_of, referrers_of
 from modelreg.entities.values import CustomProperties
@@ -22,6 +21,7 @@ from modelreg.store.filter_parser import FilterSyntaxError
 from modelreg.store.filtering import FilterError, cached_filter
 from modelreg.store.repository import BadPageToken, PageRequest, Record, Repository, UniqueViolation
 from modelreg.store.schema import TABLES
+from modelreg.store.session import Session
 
 
 def now_ms() -> int:

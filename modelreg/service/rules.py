@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties
@@ -15,6 +14,7 @@ from modelreg.service.errors import InvalidArgument
 from modelreg.store.files import artifact_key
 from modelreg.store.repository import Record
 from modelreg.store.schema import artifact_files
+from modelreg.store.session import Session
 
 IDENTITY_COLUMNS = ("owner", "author")
 

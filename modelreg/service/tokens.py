@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
 from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, NotFound
 from modelreg.store.schema import api_tokens
+from modelreg.store.session import Session
 
 PREFIX = "mrg_"
 MAX_LIFETIME_S = 10 * 365 * 24 * 3600  # ten years

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
 from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
-from modelreg.store.session import Database, TurnTaken
+from modelreg.store.session import Database, Session, TurnTaken
 
 __all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "keyed_read_here", "transaction"]
 

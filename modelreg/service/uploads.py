@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
 from modelreg.entities import ARTIFACT, MODEL_VERSION, REGISTERED_MODEL
 from modelreg.entities.values import CustomProperties, PropertyValue
@@ -23,6 +22,7 @@ from modelreg.service.errors import Conflict, InvalidArgument, NotFound
 from modelreg.store.files import FileStore, artifact_key
 from modelreg.store.repository import Record
 from modelreg.store.schema import PATH_LENGTH, TABLES, artifact_files
+from modelreg.store.session import Session
 
 MAX_FILES = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -40,7 +40,6 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -48,6 +47,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from modelreg.entities import EntitySpec, Field, FieldType
 from modelreg.store import filter_parser as fp
 from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties
+from modelreg.store.session import Session
 
 LIKE_ESCAPE = "\\"
 

@@ -30,13 +30,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
 from modelreg.store.filtering import Filter
 from modelreg.store.schema import STRING_PREFIX, TABLES, custom_properties, events, resource_ids
-from modelreg.store.session import execute_alone, may_run_alone, write_later
+from modelreg.store.session import Session, execute_alone, may_run_alone, write_later
 
 ORDER_COLUMNS = {
     "ID": "id",

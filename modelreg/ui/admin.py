@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -14,6 +13,7 @@ from modelreg.service import access, history, tokens
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from modelreg.service.principals import ROLES, SUBJECT_KINDS
 from modelreg.service.registries import DEFAULT, Registries
+from modelreg.store.session import Session
 from modelreg.ui.web import control, form, page, redirect, render, sentence, ui
 
 ADMIN = "/admin"

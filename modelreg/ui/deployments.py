@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.entities import INFERENCE_SERVICE, MODEL_VERSION, REGISTERED_MODEL, SERVING_ENVIRONMENT
 from modelreg.service import deployments, resources
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from modelreg.store.repository import PageRequest, Record
+from modelreg.store.session import Session
 from modelreg.ui import forms
 from modelreg.ui.pages import VERSION_PARAM, path_id
 from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, sentence, ui, write

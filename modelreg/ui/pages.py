@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from modelreg.api import params
@@ -13,6 +12,7 @@ from modelreg.entities import ARTIFACT, MODEL_VERSION, REGISTERED_MODEL, SERVING
 from modelreg.service import artifacts, catalog, history, resources, uploads
 from modelreg.service.errors import AlreadyExists, Conflict, InvalidArgument, ModelregError, NotFound
 from modelreg.store.repository import PageRequest, Record
+from modelreg.store.session import Session
 from modelreg.ui import forms
 from modelreg.ui.web import (
     SCOPES,

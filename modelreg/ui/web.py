@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +24,7 @@ from modelreg.service.errors import Forbidden, ModelregError, Unauthenticated
 from modelreg.service.principals import RANK, Principal
 from modelreg.service.registries import DEFAULT, Registries
 from modelreg.service.transactions import transaction
+from modelreg.store.session import Session
 
 HERE = Path(__file__).parent
 SCOPES = ("", "/registries/{registry}")

@@ -135,6 +135,32 @@ def test_bench_refuses_systems_it_cannot_run(tmp_path: Path) -> None:
         assert proc.returncode != 0 and message in proc.stderr, (systems, db, proc.stderr[-2000:])
 
 
+def test_bench_startup_times_modelreg_against_the_floor(tmp_path: Path) -> None:
+    out = tmp_path / "startup.jsonl"
+    argv = [sys.executable, "-m", "bench", "startup", "--systems", "modelreg,floor", "--rounds", "2"]
+    argv += ["--workdir", str(tmp_path), "--out", str(out)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    starts = [x for x in lines if x["type"] == "startup"]
+    # Two rounds, the order flipped in the second.
+    assert [(s["round"], s["system"]) for s in starts] == [
+        (0, "modelreg"), (0, "floor"), (1, "floor"), (1, "modelreg")
+    ]  # fmt: skip
+    for s in starts:
+        assert 0 < s["startup_s"] < 60 and 0 < s["cpu_s"] < 60
+    # modelreg imports its libraries, builds its app and creates its database; the floor
+    # imports uvicorn alone.
+    summaries = {x["system"]: x for x in lines if x["type"] == "startup_summary"}
+    assert summaries["modelreg"]["median_cpu_s"] > summaries["floor"]["median_cpu_s"]
+    assert summaries["modelreg"]["starts"] == 2
+    assert (tmp_path / "modelreg" / "modelreg" / "modelreg.db").exists()  # the last start created it
+    assert "| modelreg | 2 |" in proc.stdout and "| floor | 2 |" in proc.stdout
+
+    refused = subprocess.run([*argv[:5], "modelreg,mlflw"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "not mlflw" in refused.stderr
+
+
 def test_loader_fills_the_schema_the_api_reads(tmp_path: Path) -> None:
     summary = load(f"sqlite:///{tmp_path / 'modelreg.db'}", 20, 3, artifacts=True, quiet=True)
     assert summary["versions"] == 60 and summary["artifacts"] == 60
