@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import Response
 
 from modelreg.ui import admin, deployments, pages, signin
-from modelreg.ui.web import HERE, install, ui
+from modelreg.ui.web import HERE, SCOPES, install, ui
 
 __all__ = ["install", "ui_router"]
 
@@ -57,8 +57,13 @@ def ui_router() -> APIRouter:
     router.add_api_route(
         "/docs", api_docs, methods=["GET"], openapi_extra=ui("public"), include_in_schema=False
     )
-    pages.add_routes(router)
-    deployments.add_routes(router)
+    # A registry's pages, built once and included at the default registry's paths and
+    # under /registries/<name> (building routes is most of what a server does as it starts).
+    registry_pages = APIRouter(include_in_schema=False)
+    pages.add_routes(registry_pages)
+    deployments.add_routes(registry_pages)
+    for scope in SCOPES:
+        router.include_router(registry_pages, prefix=scope)
     admin.add_routes(router)
     signin.add_routes(router)
     for name, media_type in STATIC.items():

@@ -16,7 +16,7 @@ from modelreg.store.repository import PageRequest, Record
 from modelreg.store.session import Session
 from modelreg.ui import forms
 from modelreg.ui.pages import VERSION_PARAM, path_id
-from modelreg.ui.web import SCOPES, form, page, read, redirect, render, scope_prefix, sentence, ui, write
+from modelreg.ui.web import form, page, read, redirect, render, scope_prefix, sentence, ui, write
 
 SERVICE_PARAM = "inference_service_id"
 NEW = "new"  # the environment choice that names a new one
@@ -179,12 +179,13 @@ async def delete(request: Request) -> Response:
 
 
 def add_routes(router: APIRouter) -> None:
+    """A registry's deployment pages, under its scope (ui_router includes them at each)."""
+
     def add(path: str, handler: Any, method: str, rule: str) -> None:
         router.add_api_route(path, handler, methods=[method], openapi_extra=ui(rule), include_in_schema=False)
 
-    for scope in SCOPES:
-        add(f"{scope}/versions/{{{VERSION_PARAM}}}/deploy", deploy_form, "GET", "editor")
-        add(f"{scope}/versions/{{{VERSION_PARAM}}}/deploy", deploy, "POST", "editor")
-        add(f"{scope}/deployments/{{{SERVICE_PARAM}}}", deployment_page, "GET", "viewer")
-        add(f"{scope}/deployments/{{{SERVICE_PARAM}}}", edit, "POST", "editor")
-        add(f"{scope}/deployments/{{{SERVICE_PARAM}}}/delete", delete, "POST", "editor")
+    add(f"/versions/{{{VERSION_PARAM}}}/deploy", deploy_form, "GET", "editor")
+    add(f"/versions/{{{VERSION_PARAM}}}/deploy", deploy, "POST", "editor")
+    add(f"/deployments/{{{SERVICE_PARAM}}}", deployment_page, "GET", "viewer")
+    add(f"/deployments/{{{SERVICE_PARAM}}}", edit, "POST", "editor")
+    add(f"/deployments/{{{SERVICE_PARAM}}}/delete", delete, "POST", "editor")

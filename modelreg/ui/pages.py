@@ -15,7 +15,6 @@ from modelreg.store.repository import PageRequest, Record
 from modelreg.store.session import Session
 from modelreg.ui import forms
 from modelreg.ui.web import (
-    SCOPES,
     Page,
     form,
     page,
@@ -527,30 +526,30 @@ async def archived(request: Request) -> Response:
 
 
 def add_routes(router: APIRouter) -> None:
-    for scope in SCOPES:
-        router.add_api_route(f"{scope}/models", models_list, methods=["GET"], openapi_extra=ui("viewer"),
-                             summary="Web UI: the models", include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/models/new", register_model_form, methods=["GET"],
-                             openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/models/new", register_model, methods=["POST"],
-                             openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/models/{{{MODEL_PARAM}}}", model_page, methods=["GET"],
-                             openapi_extra=ui("viewer"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/models/{{{MODEL_PARAM}}}/versions/new", register_version_form,
-                             methods=["GET"], openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/models/{{{MODEL_PARAM}}}/versions/new", register_version,
-                             methods=["POST"], openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/versions/{{{VERSION_PARAM}}}", version_page, methods=["GET"],
-                             openapi_extra=ui("viewer"), include_in_schema=False)  # fmt: skip
-        router.add_api_route(f"{scope}/archived", archived, methods=["GET"], openapi_extra=ui("viewer"),
-                             include_in_schema=False)  # fmt: skip
-        for spec, param, show, base in (
-            (REGISTERED_MODEL, MODEL_PARAM, show_model, "/models"),
-            (MODEL_VERSION, VERSION_PARAM, show_version, "/versions"),
-        ):
-            for action, (handler, rule) in _editing(spec, param, show, base).items():
-                router.add_api_route(f"{scope}{base}/{{{param}}}/{action}", handler, methods=["POST"],
-                                     openapi_extra=ui(rule), include_in_schema=False)  # fmt: skip
+    """The pages of one registry, at the paths under its scope (ui_router includes them at each)."""
+    router.add_api_route("/models", models_list, methods=["GET"], openapi_extra=ui("viewer"),
+                         summary="Web UI: the models", include_in_schema=False)  # fmt: skip
+    router.add_api_route("/models/new", register_model_form, methods=["GET"],
+                         openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
+    router.add_api_route("/models/new", register_model, methods=["POST"],
+                         openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"/models/{{{MODEL_PARAM}}}", model_page, methods=["GET"],
+                         openapi_extra=ui("viewer"), include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"/models/{{{MODEL_PARAM}}}/versions/new", register_version_form,
+                         methods=["GET"], openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"/models/{{{MODEL_PARAM}}}/versions/new", register_version,
+                         methods=["POST"], openapi_extra=ui("editor"), include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"/versions/{{{VERSION_PARAM}}}", version_page, methods=["GET"],
+                         openapi_extra=ui("viewer"), include_in_schema=False)  # fmt: skip
+    router.add_api_route("/archived", archived, methods=["GET"], openapi_extra=ui("viewer"),
+                         include_in_schema=False)  # fmt: skip
+    for spec, param, show, base in (
+        (REGISTERED_MODEL, MODEL_PARAM, show_model, "/models"),
+        (MODEL_VERSION, VERSION_PARAM, show_version, "/versions"),
+    ):
+        for action, (handler, rule) in _editing(spec, param, show, base).items():
+            router.add_api_route(f"{base}/{{{param}}}/{action}", handler, methods=["POST"],
+                                 openapi_extra=ui(rule), include_in_schema=False)  # fmt: skip
 
 
 __all__ = ["ModelregError", "add_routes"]
