@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Column,
     ColumnElement,
+    Integer,
     Select,
     Table,
     and_,
@@ -30,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import operators
 
 from modelreg.entities import EntitySpec
 from modelreg.entities.values import CustomProperties, PropertyValue
@@ -269,8 +274,9 @@ class _DriverQuery:
 
     __slots__ = ("dialect", "fixed", "keys", "params", "processors", "sql", "types")
 
-    def __init__(self, stmt: Select[Any], dialect: Any) -> None:
-        compiled = stmt.compile(dialect=dialect)
+    def __init__(self, stmt: Select[Any], dialect: Any, *, expand: bool = False) -> None:
+        # `expand`: an IN list's values (fixed in the statement) as parameters of their own.
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": expand})
         columns = list(stmt.selected_columns)
         self.dialect = dialect
         self.sql: str = compiled.string
@@ -373,6 +379,126 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     """Rows as dicts by column name: zipping is several times quicker than dict(RowMapping)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
+def _page_select(
+    t: Table,
+    conds: Sequence[ColumnElement[bool]],
+    filtered: Filter | None,
+    req: PageRequest,
+    after: tuple[Any, Any] | None,
+    limit: Any,
+) -> Select[Any]:
+    """A page's statement: the rows `conds` and `filtered` select after `after` (the last
+    row's sort value and id, from the token), in (sort column, id) order, `limit` of them.
+
+    With a text key (`Keyed`), a page in creation order walks the key's rows of the
+    property table in their owners' creation order, which an index keeps, and stops when
+    it is full."""
+    source: Any = t
+    col, id_col = t.c[ORDER_COLUMNS[req.order_by]], t.c.id
+    where = list(conds)
+    keyed = filtered.keyed if filtered is not None else None
+    if keyed is not None and req.order_by == "CREATE_TIME":
+        o = _KEY_ROWS.c
+        source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, keyed.key.rows(o)))
+        col, id_col = o.owner_create_time, o.resource_id
+        where.append(keyed.rest)
+    elif filtered is not None:
+        where.append(filtered.condition)
+    if after is not None:
+        value, last_id = after
+        if req.order_by == "ID":
+            where.append(id_col < last_id if req.descending else id_col > last_id)
+        elif req.descending:
+            where.append(or_(col < value, and_(col == value, id_col < last_id)))
+        else:
+            where.append(or_(col > value, and_(col == value, id_col > last_id)))
+    order = [col.desc(), id_col.desc()] if req.descending else [col.asc(), id_col.asc()]
+    stmt = (
+        select(t).select_from(source).where(*where).order_by(*(order[:1] if req.order_by == "ID" else order))
+    )
+    return stmt if limit is None else stmt.limit(limit)
+
+
+_PAGE_CACHE_SIZE = 1024
+# By shape of page: the filter's condition it was built for, and its driver SQL (None:
+# a shape that needs SQLAlchemy's execution).
+_SQLITE_PAGES: dict[tuple[Any, ...], tuple[ColumnElement[bool] | None, _DriverQuery | None]] = {}
+
+
+def _sqlite_page_rows(
+    conn: Any,
+    t: Table,
+    conds: Sequence[ColumnElement[bool]],
+    filtered: Filter | None,
+    req: PageRequest,
+    after: tuple[Any, Any] | None,
+) -> list[dict[str, Any]] | None:
+    """A page's rows on SQLite as driver SQL, compiled once per shape of page: SQLAlchemy
+    built, keyed and ran the statement anew each time, about 0.8 ms of a filtered page of
+    100 (a fifth of it). The shape is the table, the columns `conds` compare to a value,
+    the filter's condition (its values are part of it), the order, and whether there is a
+    token and a size. None (SQLAlchemy runs it) when a condition is not `column == value`
+    or a value would need converting for SQLite."""
+    scope: dict[str, Any] = {}
+    for cond in conds:
+        left, right = getattr(cond, "left", None), getattr(cond, "right", None)
+        if (
+            getattr(cond, "operator", None) is not operators.eq
+            or not isinstance(left, Column)
+            or left.table is not t
+            or not isinstance(right, BindParameter)
+            or left.name in scope
+        ):
+            return None
+        scope[left.name] = right.effective_value
+    condition = filtered.condition if filtered is not None else None
+    key = (
+        t.name,
+        tuple(scope),
+        id(condition),
+        req.order_by,
+        req.descending,
+        after is not None,
+        req.size is None,
+    )
+    found = _SQLITE_PAGES.get(key)
+    if found is None or found[0] is not condition:
+        if len(_SQLITE_PAGES) >= _PAGE_CACHE_SIZE:
+            _SQLITE_PAGES.clear()
+        found = _SQLITE_PAGES[key] = (condition, _page_query(t, tuple(scope), filtered, req, conn.dialect))
+    query = found[1]
+    if query is None:
+        return None
+    values = {f"scope_{name}": value for name, value in scope.items()}
+    if after is not None:
+        values["after_value"], values["after_id"] = after
+    if req.size is not None:
+        values["limit"] = req.size + 1
+    if not conn.in_transaction():
+        conn.begin()  # the properties' query after this one reads the same snapshot
+    return [dict(zip(query.keys, row, strict=True)) for row in query.rows(conn, values)]
+
+
+def _page_query(
+    t: Table, scope: tuple[str, ...], filtered: Filter | None, req: PageRequest, dialect: Any
+) -> _DriverQuery | None:
+    """The driver SQL of one shape of page, its values left as parameters; None if one of
+    its values would need converting (SQLite's driver takes ints, floats, strings and
+    bools as they are)."""
+    # Each with a stand-in value, which the request's own replaces: rendering an IN list's
+    # values as parameters asks for every parameter's value.
+    after: tuple[Any, Any] | None = None
+    if req.token:
+        after = (bindparam("after_value", 0), bindparam("after_id", 0, type_=Integer))
+    limit = bindparam("limit", 1, type_=Integer) if req.size is not None else None
+    conds = [t.c[name] == bindparam(f"scope_{name}", 0) for name in scope]
+    stmt = _page_select(t, conds, filtered, req, after, limit)
+    binds = stmt.compile(dialect=dialect).binds.values()
+    if any(b.type.bind_processor(dialect) is not None and not isinstance(b.type, Boolean) for b in binds):
+        return None
+    return _DriverQuery(stmt, dialect, expand=True)
 
 
 class UniqueViolation(Exception):
@@ -519,38 +645,15 @@ class Repository:
         self, conds: Sequence[ColumnElement[bool]], req: PageRequest, filtered: Filter | None = None
     ) -> tuple[list[Record], str]:
         """One page in (sort column, id) order, and the token for the next ('' if last);
-        of the rows `conds` and `filtered` select.
-
-        With a text key (`Keyed`), a page in creation order walks the key's rows of the
-        property table in their owners' creation order, which an index keeps, and stops
-        when it is full."""
+        of the rows `conds` and `filtered` select (see `_page_select`)."""
         t = self.table
-        source: Any = t
-        col, id_col = t.c[ORDER_COLUMNS[req.order_by]], t.c.id
-        where = list(conds)
-        keyed = filtered.keyed if filtered is not None else None
-        if keyed is not None and req.order_by == "CREATE_TIME":
-            o = _KEY_ROWS.c
-            source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, keyed.key.rows(o)))
-            col, id_col = o.owner_create_time, o.resource_id
-            where.append(keyed.rest)
-        elif filtered is not None:
-            where.append(filtered.condition)
-        if req.token:
-            value, last_id = decode_token(req.token, _ordering(req))
-            if req.order_by == "ID":
-                where.append(id_col < last_id if req.descending else id_col > last_id)
-            elif req.descending:
-                where.append(or_(col < value, and_(col == value, id_col < last_id)))
-            else:
-                where.append(or_(col > value, and_(col == value, id_col > last_id)))
-        order = [col.desc(), id_col.desc()] if req.descending else [col.asc(), id_col.asc()]
-        if req.order_by == "ID":
-            order = order[:1]
-        stmt = select(t).select_from(source).where(*where).order_by(*order)
-        if req.size is not None:
-            stmt = stmt.limit(req.size + 1)
-        rows = _dicts(self.session.execute(stmt))
+        after = decode_token(req.token, _ordering(req)) if req.token else None
+        rows = None
+        if (conn := self.session.connection()).dialect.name == "sqlite":
+            rows = _sqlite_page_rows(conn, t, conds, filtered, req, after)
+        if rows is None:
+            limit = req.size + 1 if req.size is not None else None
+            rows = _dicts(self.session.execute(_page_select(t, conds, filtered, req, after, limit)))
         token = ""
         if req.size is not None and len(rows) > req.size:
             rows = rows[: req.size]
@@ -569,9 +672,13 @@ class Repository:
         id_list = list(ids)
         conn = self.session.connection()
         paramstyle = conn.dialect.paramstyle
+        # On SQLite straight from the driver: its values need no conversion here, and
+        # SQLAlchemy's execution and result cost a page of 100 about 0.2 ms.
+        driver = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
         for start in range(0, len(id_list), 1000):
             chunk = tuple(id_list[start : start + 1000])
-            rows = conn.exec_driver_sql(_properties_sql(paramstyle, len(chunk)), chunk).all()
+            sql = _properties_sql(paramstyle, len(chunk))
+            rows = driver.execute(sql, chunk).fetchall() if driver else conn.exec_driver_sql(sql, chunk).all()
             props: CustomProperties = {}
             last = None
             for rid, name, type_, text, int_, double, bool_, proto in rows:
