@@ -272,7 +272,7 @@ class _DriverQuery:
     `?` and the `$1` of PostgreSQL's keyed reads), its columns and what turns their values
     into Python's (SQLite's 0 or 1 into a bool)."""
 
-    __slots__ = ("dialect", "fixed", "keys", "params", "processors", "sql", "types")
+    __slots__ = ("converts", "dialect", "fixed", "keys", "params", "processors", "sql", "types")
 
     def __init__(self, stmt: Select[Any], dialect: Any, *, expand: bool = False) -> None:
         # `expand`: an IN list's values (fixed in the statement) as parameters of their own.
@@ -282,6 +282,13 @@ class _DriverQuery:
         self.sql: str = compiled.string
         self.params = tuple(compiled.positiontup or ())
         self.fixed = {k: v for k, v in compiled.params.items() if v is not None}  # a LIMIT's
+        # Whether a parameter's type would convert its value for this dialect, as
+        # SQLAlchemy's execution does and `args` does not (sqlite3 takes a bool as it is).
+        self.converts = any(
+            b.type.dialect_impl(dialect).bind_processor(dialect) is not None
+            and not isinstance(b.type, Boolean)
+            for b in compiled.binds.values()
+        )
         self.keys = tuple(str(c.key) for c in columns)
         self.types = [c.type.dialect_impl(dialect) for c in columns]
         # One per column (None: as the driver gives it), empty if none; known once the
@@ -494,11 +501,8 @@ def _page_query(
         after = (bindparam("after_value", 0), bindparam("after_id", 0, type_=Integer))
     limit = bindparam("limit", 1, type_=Integer) if req.size is not None else None
     conds = [t.c[name] == bindparam(f"scope_{name}", 0) for name in scope]
-    stmt = _page_select(t, conds, filtered, req, after, limit)
-    binds = stmt.compile(dialect=dialect).binds.values()
-    if any(b.type.bind_processor(dialect) is not None and not isinstance(b.type, Boolean) for b in binds):
-        return None
-    return _DriverQuery(stmt, dialect, expand=True)
+    query = _DriverQuery(_page_select(t, conds, filtered, req, after, limit), dialect, expand=True)
+    return None if query.converts else query
 
 
 class UniqueViolation(Exception):
