@@ -291,9 +291,9 @@ class _DriverQuery:
         )
         self.keys = tuple(str(c.key) for c in columns)
         self.types = [c.type.dialect_impl(dialect) for c in columns]
-        # One per column (None: as the driver gives it), empty if none; known once the
-        # driver has said which types it sends (PostgreSQL's processors depend on them).
-        self.processors: tuple[Any, ...] | None = None
+        # (column's index, its converter) for each column that converts, empty if none;
+        # known once the driver has said which types it sends (PostgreSQL's depend on them).
+        self.processors: tuple[tuple[int, Any], ...] | None = None
 
     def args(self, values: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
         """The driver's parameters: in order for `?` and `$1`, by name for psycopg's `%(name)s`."""
@@ -312,14 +312,20 @@ class _DriverQuery:
         asked, cost about a tenth of a get)."""
         procs = self.processors
         if procs is None:
-            found = tuple(
+            found = (
                 t.result_processor(self.dialect, code)
                 for t, code in zip(self.types, type_codes(), strict=True)
             )
-            procs = self.processors = found if any(found) else ()
-        if procs:
-            rows = [tuple(v if f is None else f(v) for f, v in zip(procs, r, strict=True)) for r in rows]
-        return rows
+            procs = self.processors = tuple((i, f) for i, f in enumerate(found) if f is not None)
+        if not procs:
+            return rows
+        out = []
+        for row in rows:  # few columns convert (SQLite's booleans): only those are touched
+            values = list(row)
+            for i, f in procs:
+                values[i] = f(values[i])
+            out.append(tuple(values))
+        return out
 
 
 _DRIVER: dict[tuple[int, str], _DriverQuery] = {}
