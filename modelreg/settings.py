@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     access_log: bool = True
     graceful_shutdown_seconds: int = 10
+    # A SQLite list read runs on the worker's event loop (quicker than a thread hop) until
+    # it has taken this long; then it is stopped and run again on a thread, so that one
+    # long scan does not hold up every other request of the worker meanwhile.
+    sqlite_loop_read_ms: float = Field(default=10.0, ge=0)
 
     # Where uploaded model files go: "local" (storage_path, default <data_dir>/artifacts)
     # or "s3". S3 credentials fall back to boto3's usual chain (AWS_* variables, profiles).

@@ -19,14 +19,17 @@ from starlette.responses import Response
 from modelreg.api import params, wire
 from modelreg.api.fastpath import lean
 from modelreg.api.openapi_docs import describe
+from modelreg.api.read_cache import ReadCache
 from modelreg.api.security import database, history_context
 from modelreg.api.threads import run_sync
 from modelreg.entities import BY_KIND, ENTITIES, V1ALPHA3, EntitySpec
 from modelreg.service import artifacts, resources
 from modelreg.service.errors import InvalidArgument
 from modelreg.service.transactions import (
+    ReadTooLong,
     TurnTaken,
     awaits_keyed_reads,
+    change_stamp,
     keyed_read,
     keyed_read_here,
     transaction,
@@ -35,10 +38,15 @@ from modelreg.store.session import Session
 
 Handler = Callable[[Request], Any]
 _INLINE_TRIES = 100
+_GETS = ReadCache()  # gets by id on SQLite registries, while nothing is committed
 
 
 def json_response(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return _json_bytes(orjson.dumps(body), status)
+
+
+def _json_bytes(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
 
 
 async def run(
@@ -57,10 +65,11 @@ async def run(
     Python's sqlite3 lets go of the GIL for every row it steps, and on a thread each of
     those became a handoff with the event loop: filtered pages of 100 at concurrency 8 on
     2 workers went 264-315/s on one reader thread against 359-479/s here (alternating
-    A/B, p99 90-110 ms against 60-67 ms). The price: a read SQLite takes long over (a
-    scan for a rare LIKE among a million versions) holds this worker's loop meanwhile,
-    where the thread let the loop run during the scan. `small` says a write
-    touches one entity and its properties (create, update): on a pool thread it let go of
+    A/B, p99 90-110 ms against 60-67 ms). A read SQLite takes long over (a scan for a
+    rare LIKE among a million versions) would hold this worker's loop meanwhile: one that
+    runs past the setting `sqlite_loop_read_ms` (10 ms) is stopped and run again on a
+    thread, losing that much work (a filtered page of 100 takes a few ms). `small` says a
+    write touches one entity and its properties (create, update): on a pool thread it let go of
     the GIL at every SQLite call and waited to get it back behind the event loop, holding
     the database's one write lock all the while, so writes queued behind those waits
     (registrations at concurrency 8: 160-195/s on threads, 240-320/s here). It runs here
@@ -72,8 +81,10 @@ async def run(
     context = history_context(request) if write else None
     db = database(request)
 
-    def in_transaction(pin: bool = False, wait: bool = True) -> Any:
-        with transaction(db, write=write, context=context, pin=pin, wait=wait, one_write=small) as session:
+    def in_transaction(pin: bool = False, wait: bool = True, budget: float | None = None) -> Any:
+        with transaction(
+            db, write=write, context=context, pin=pin, wait=wait, one_write=small, budget=budget
+        ) as session:
             return work(session)
 
     if keyed and not write and awaits_keyed_reads(db):
@@ -88,7 +99,10 @@ async def run(
         elif not write and keyed:
             return keyed_read_here(db, work)
         elif not write:
-            return in_transaction(True)
+            try:
+                return in_transaction(True, budget=request.app.state.settings.sqlite_loop_read_ms / 1000)
+            except ReadTooLong:
+                pass  # a long scan: again on a thread, where it holds up nothing
     return await run_sync(in_transaction)
 
 
@@ -239,10 +253,16 @@ class EntityRoutes:
 
         async def handler(request: Request) -> Response:
             id_ = self.item_id(request)
+            stamp = change_stamp(database(request))  # before the read: see api.read_cache
+            if stamp is not None and (kept := _GETS.get(stamp, (self, id_))) is not None:
+                return _json_bytes(kept)
             record = await run(
                 request, lambda s: resources.get(s, spec, id_, variant=self.variant), write=False, keyed=True
             )
-            return json_response(wire.encode(spec, record, api))
+            body = orjson.dumps(wire.encode(spec, record, api))
+            if stamp is not None:
+                _GETS.put(stamp, (self, id_), body)
+            return _json_bytes(body)
 
         return lean(handler)
 

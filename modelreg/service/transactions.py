@@ -11,9 +11,17 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
-from modelreg.store.session import Database, Session, TurnTaken
+from modelreg.store.session import Database, ReadTooLong, Session, TurnTaken
 
-__all__ = ["TurnTaken", "awaits_keyed_reads", "keyed_read", "keyed_read_here", "transaction"]
+__all__ = [
+    "ReadTooLong",
+    "TurnTaken",
+    "awaits_keyed_reads",
+    "change_stamp",
+    "keyed_read",
+    "keyed_read_here",
+    "transaction",
+]
 
 T = TypeVar("T")
 
@@ -47,6 +55,13 @@ def keyed_read_here(db: Database, work: Callable[[Session], T]) -> T:
         return db.keyed_read_here(work)
 
 
+def change_stamp(db: Database) -> tuple[object, int] | None:
+    """What tells whether anything was committed to a SQLite registry since an earlier
+    stamp (Database.change_stamp); None for other databases."""
+    with _database_errors:
+        return db.change_stamp()
+
+
 def awaits_keyed_reads(db: Database) -> bool:
     """Whether a unit of work that is one read by key is awaited (`keyed_read`) here."""
     return db.keyed_reads is not None
@@ -68,6 +83,7 @@ def transaction(
     pin: bool = False,
     wait: bool = True,
     one_write: bool = False,
+    budget: float | None = None,
 ) -> Iterator[Session]:
     """One transaction: committed whole when the block ends, rolled back whole otherwise.
 
@@ -75,9 +91,10 @@ def transaction(
     runs on a long-lived thread that reads one request at a time (Database.read_only);
     `wait=False`, that a write raises TurnTaken rather than wait for another writer;
     `one_write`, that the block makes one create or update and nothing after it, so a
-    create may commit as one statement (resources.create).
+    create may commit as one statement (resources.create); `budget` (seconds), that a
+    pinned SQLite read is stopped once it has run that long, raising ReadTooLong.
     """
-    unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin)
+    unit = db.unit_of_work(wait=wait) if write else db.read_only(pin=pin, budget=budget)
     with _database_errors, unit as session:
         if context is not None:
             history.bind(session, context)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from modelreg.store.keyed_reads import KeyedReads
 
 T = TypeVar("T")
+_PROGRESS_STEPS = 1000  # SQLite VM steps between looks at a budgeted read's clock
 
 
 class Session(Protocol):
@@ -156,6 +158,10 @@ class TurnTaken(Exception):
     """Another writer holds the SQLite database; asked not to wait for it."""
 
 
+class ReadTooLong(Exception):
+    """A pinned SQLite read ran past its time budget and was stopped (see read_only)."""
+
+
 class Database:
     """One registry's storage: its database (engine, sessions) and its file store."""
 
@@ -232,11 +238,13 @@ class Database:
             self._write_turn.release()
 
     @contextmanager
-    def read_only(self, *, pin: bool = False) -> Iterator[Session]:
+    def read_only(self, *, pin: bool = False, budget: float | None = None) -> Iterator[Session]:
         """A session for reads (Core statements only); it never commits, and so never writes.
 
         `pin` says the calling thread reads one request at a time and lives long (the
-        event loop's, or the one SQLite reader thread): it keeps its own connection."""
+        event loop's, or the one SQLite reader thread): it keeps its own connection.
+        `budget` (seconds; a pinned SQLite read only) stops the read once it has run that
+        long, raising ReadTooLong, so that the caller may run it again elsewhere."""
         if not (pin and self._keep):
             with self._reader.connect() as conn:
                 try:
@@ -244,7 +252,7 @@ class Database:
                 finally:
                     conn.rollback()
             return
-        with _PinnedRead(self, keyed=False) as session:
+        with _PinnedRead(self, keyed=False, budget=budget) as session:
             yield session
 
     def keyed_read_here(self, work: Callable[[Session], T]) -> T:
@@ -257,6 +265,19 @@ class Database:
                 return work(session)
         with _PinnedRead(self, keyed=True) as session:
             return work(session)
+
+    def change_stamp(self) -> tuple[Connection, int] | None:
+        """On a SQLite file, the calling thread's kept connection and SQLite's count of
+        the commits that other connections (of any process) have made to the file since
+        it opened (PRAGMA data_version, read from the file's shared WAL index). The same
+        stamp twice: nothing was committed in between, and a read on that connection
+        answers the same. None for other databases."""
+        if not self._keep:
+            return None
+        conn = self._pinned_connection()
+        driver: Any = conn.connection.driver_connection
+        (version,) = driver.execute("PRAGMA data_version").fetchone()
+        return conn, version
 
     def _pinned_connection(self) -> Connection:
         me = threading.get_ident()
@@ -295,22 +316,44 @@ class _PinnedRead:
     connection dropped if it broke). A class rather than a generator: a get by id spent
     some 3% of its CPU entering and leaving the generator context managers around it."""
 
-    __slots__ = ("_conn", "_db", "_keyed")
+    __slots__ = ("_budget", "_conn", "_db", "_driver", "_keyed", "_stopped")
 
-    def __init__(self, db: Database, *, keyed: bool) -> None:
+    def __init__(self, db: Database, *, keyed: bool, budget: float | None = None) -> None:
         self._db = db
         self._keyed = keyed
+        self._budget = budget
+        self._stopped = False
 
     def __enter__(self) -> Session:
         self._conn = conn = self._db._pinned_connection()
         session = ReadSession(conn)
         if self._keyed:
             session.info["keyed_read"] = True
+        if self._budget is not None:
+            # SQLite calls the handler every _PROGRESS_STEPS steps of its VM (tens of us);
+            # a true answer stops the statement running, which raises OperationalError.
+            self._driver = driver = cast(Any, conn.connection.driver_connection)
+            deadline = time.perf_counter() + self._budget
+
+            def past_deadline() -> bool:
+                if time.perf_counter() < deadline:
+                    return False
+                self._stopped = True
+                return True
+
+            driver.set_progress_handler(past_deadline, _PROGRESS_STEPS)
         return session
 
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _: object) -> None:
         conn = self._conn
-        if exc_type is not None:
+        if self._budget is not None:
+            self._driver.set_progress_handler(None, 0)
+        if exc_type is not None and not self._stopped:
             self._db._drop_if_broken(conn)
         if not conn.closed:
             conn.rollback()
+        if self._stopped:  # whatever the work made of the stopped statement, it is not an answer
+            # A BEGIN may be the statement stopped, after it took effect: SQLAlchemy then
+            # holds no transaction to roll back, and SQLite does.
+            self._driver.rollback()
+            raise ReadTooLong(f"the read ran past {self._budget:.3f} s") from exc
