@@ -603,13 +603,17 @@ class Keyed(NamedTuple):
     Every entity the filter selects has a row of the key's in the property table, and an
     index keeps those rows in their owners' creation order: a page newest first can walk
     them and stop when full, however many entities match, where sorting the entities
-    reads every match first (see Repository.page). Only PostgreSQL is given it: it
-    weighs that walk against the other plans by its statistics (a common key under a
-    parent of few rows is better read from the parent's), which SQLite and MariaDB do
-    not keep by default."""
+    reads every match first (see Repository.page). PostgreSQL weighs that walk against
+    the other plans by its statistics (a common key under a parent of few rows is better
+    read from the parent's), which SQLite and MariaDB do not keep by default. SQLite is
+    given it only for a filter that is the key alone, and walks it only for a page that
+    nothing else narrows (`weighs_plans` False): then every row of the walk is one of
+    the page's (3.3 ms against 0.1 ms for the newest 10 of 1,000 matches among a
+    million versions, where the sort read them all)."""
 
     key: TextKey
     rest: ColumnElement[bool]
+    weighs_plans: bool = True
 
 
 class Filter(NamedTuple):
@@ -712,14 +716,18 @@ def cached_filter(spec: EntitySpec, query: str, variant: str | None, *, session:
 
 
 def _keyed(spec: EntitySpec, tree: fp.Node | None, variant: str | None, dialect: str) -> Keyed | None:
-    """The parsed query as its text key and the rest of it, on PostgreSQL (see Keyed)."""
-    if dialect != "postgresql" or tree is None:
+    """The parsed query as its text key and the rest of it, on PostgreSQL; on SQLite, a
+    query that is its key alone (see Keyed)."""
+    if dialect not in ("postgresql", "sqlite") or tree is None:
         return None
     leaf = _key_leaf(spec, variant, tree)
     if leaf is None:
         return None
-    rest = _compile_tree(spec, _without(tree, leaf), variant, dialect, None)
-    return Keyed(TextKey(leaf.prop.name, _as_str(leaf.value)), rest)
+    rest_tree = _without(tree, leaf)
+    if dialect == "sqlite" and rest_tree is not None:
+        return None
+    rest = _compile_tree(spec, rest_tree, variant, dialect, None)
+    return Keyed(TextKey(leaf.prop.name, _as_str(leaf.value)), rest, weighs_plans=dialect == "postgresql")
 
 
 __all__ = [

@@ -412,7 +412,7 @@ def _page_select(
     col, id_col = t.c[ORDER_COLUMNS[req.order_by]], t.c.id
     where = list(conds)
     keyed = filtered.keyed if filtered is not None else None
-    if keyed is not None and req.order_by == "CREATE_TIME":
+    if keyed is not None and req.order_by == "CREATE_TIME" and (keyed.weighs_plans or not conds):
         o = _KEY_ROWS.c
         source = t.join(_KEY_ROWS, and_(o.resource_id == t.c.id, keyed.key.rows(o)))
         col, id_col = o.owner_create_time, o.resource_id
