@@ -28,6 +28,7 @@ from modelreg.service.errors import InvalidArgument
 from modelreg.service.transactions import (
     ReadTooLong,
     TurnTaken,
+    awaited_change_stamp,
     awaits_keyed_reads,
     change_stamp,
     keyed_read,
@@ -38,7 +39,7 @@ from modelreg.store.session import Session
 
 Handler = Callable[[Request], Any]
 _INLINE_TRIES = 100
-_GETS = ReadCache()  # gets by id on SQLite registries, while nothing is committed
+_GETS = ReadCache()  # gets by id on SQLite and PostgreSQL registries, while nothing is committed
 
 
 def json_response(body: object, status: int = 200) -> Response:
@@ -253,7 +254,9 @@ class EntityRoutes:
 
         async def handler(request: Request) -> Response:
             id_ = self.item_id(request)
-            stamp = change_stamp(database(request))  # before the read: see api.read_cache
+            db = database(request)
+            # Taken before the read: see api.read_cache.
+            stamp = await awaited_change_stamp(db) if awaits_keyed_reads(db) else change_stamp(db)
             if stamp is not None and (kept := _GETS.get(stamp, (self, id_))) is not None:
                 return _json_bytes(kept)
             record = await run(

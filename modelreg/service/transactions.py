@@ -16,6 +16,7 @@ from modelreg.store.session import Database, ReadTooLong, Session, TurnTaken
 __all__ = [
     "ReadTooLong",
     "TurnTaken",
+    "awaited_change_stamp",
     "awaits_keyed_reads",
     "change_stamp",
     "keyed_read",
@@ -60,6 +61,14 @@ def change_stamp(db: Database) -> tuple[object, int] | None:
     stamp (Database.change_stamp); None for other databases."""
     with _database_errors:
         return db.change_stamp()
+
+
+async def awaited_change_stamp(db: Database) -> tuple[object, bytes]:
+    """What tells whether anything was committed to a PostgreSQL registry since an earlier
+    stamp: its server's current snapshot, asked after this call (KeyedReads.change_stamp)."""
+    assert db.keyed_reads is not None
+    with _database_errors:
+        return db.keyed_reads, await db.keyed_reads.change_stamp()
 
 
 def awaits_keyed_reads(db: Database) -> bool:

@@ -25,8 +25,9 @@ import itertools
 import select
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg import pq
@@ -41,6 +42,8 @@ from modelreg.store.greenlet_pool import run_in_greenlet
 __all__ = ["KeyedReads"]
 
 T = TypeVar("T")
+_SNAPSHOT = "SELECT pg_current_snapshot()::text"
+_SNAPSHOT_BEFORE_13 = "SELECT txid_current_snapshot()::text"
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: the server forgot what we prepared
 
 
@@ -156,6 +159,17 @@ class _Link:
             then()
 
 
+class _StampAsks:
+    """The calls for a stamp on one event loop: those waiting for the next query, and the
+    task that asks (None while none does)."""
+
+    __slots__ = ("task", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[bytes]] = []
+        self.task: asyncio.Task[None] | None = None
+
+
 class KeyedReads:
     """One process's connections for keyed reads, at most `size` open at once."""
 
@@ -174,18 +188,74 @@ class KeyedReads:
         self._closed = False
         self._names: dict[str, bytes] = {}  # statement text: its prepared statement's name
         self._numbers = itertools.count()  # for those names (next() is atomic; len() would race)
+        self._asks: WeakKeyDictionary[asyncio.AbstractEventLoop, _StampAsks] = WeakKeyDictionary()
 
     async def run(self, work: Callable[[KeyedSession], T]) -> T:
-        """`work(session)` in a greenlet, its keyed read awaited here on the loop.
+        """`work(session)` in a greenlet, its keyed read awaited here on the loop."""
+        return await self._on_link(lambda link: run_in_greenlet(work, KeyedSession(self, link)))
 
-        A connection that had served reads before may turn out closed only when used: the
-        server closed it (a restart, a terminated backend) too recently for `_take` to see.
-        The read, which changes nothing, then runs once more on another connection."""
+    async def change_stamp(self) -> bytes:
+        """PostgreSQL's current snapshot, as text (`pg_current_snapshot()`): which
+        transactions have committed, in the whole server. The same text twice means nothing
+        was committed in between, so a read then and a read now see the same rows.
+
+        It is asked after this call was made, in one query for every call made on this
+        loop while the query before it was out: at concurrency 8 a query serves several
+        gets, where each get's own read would have cost a round trip of its own."""
+        loop = asyncio.get_running_loop()
+        asks = self._asks.get(loop)
+        if asks is None:
+            asks = self._asks.setdefault(loop, _StampAsks())
+        answer: asyncio.Future[bytes] = loop.create_future()
+        asks.waiting.append(answer)
+        if asks.task is None:
+            asks.task = loop.create_task(self._ask_stamps(asks))
+        return await answer
+
+    async def _ask_stamps(self, asks: _StampAsks) -> None:
+        """Ask the stamp for the calls waiting, again while calls came meanwhile. A query
+        answers only the calls made before it was sent: a call made while it was out may
+        follow a commit that its snapshot missed."""
+        try:
+            while asks.waiting:
+                waiting, asks.waiting = asks.waiting, []
+                try:
+                    stamp = await self._on_link(self._stamp_on)
+                except Exception as exc:
+                    for answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                except BaseException:  # the loop is closing: nobody gets an answer
+                    for answer in [*waiting, *asks.waiting]:
+                        answer.cancel()
+                    raise
+                for answer in waiting:
+                    if not answer.done():
+                        answer.set_result(stamp)
+        finally:
+            asks.task = None
+
+    async def _stamp_on(self, link: _Link) -> bytes:
+        sql = _SNAPSHOT if link.pgconn.server_version >= 130000 else _SNAPSHOT_BEFORE_13
+        try:
+            result = await self._execute(link, sql, ())
+        except psycopg.Error as exc:
+            raise _as_sqlalchemy(exc, sql, ()) from exc
+        stamp = result.get_value(0, 0)
+        assert stamp is not None
+        return stamp
+
+    async def _on_link(self, use: Callable[[_Link], Awaitable[T]]) -> T:
+        """`use(link)` on an idle link, given back after. A link that had served reads
+        before may turn out closed only when used: the server closed it (a restart, a
+        terminated backend) too recently for `_take` to see. What `use` does changes
+        nothing, so it runs once more on another link."""
         for attempt in (1, 2):
             link = await self._take(strict=attempt == 2)
             reused, link.reused = link.reused, True
             try:
-                return await run_in_greenlet(work, KeyedSession(self, link))
+                return await use(link)
             except DBAPIError:
                 if attempt == 2 or not reused or link.pgconn.status == pq.ConnStatus.OK:
                     raise

@@ -1,6 +1,7 @@
-"""Gets by id on SQLite are answered from kept answers while nothing is committed: a
-commit by any connection (this worker's writes, another worker's, another process's)
-must show in the next get."""
+"""Gets by id on SQLite and PostgreSQL are answered from kept answers while nothing is
+committed: a commit by any connection (this worker's writes, another worker's or
+replica's, another program's) must show in the next get. MariaDB keeps none; the same
+must hold there."""
 
 from __future__ import annotations
 
@@ -10,23 +11,32 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from modelreg.api.app import create_app
 from modelreg.service.registry import upgrade_schema
 from modelreg.settings import Settings
-from tests.conftest import V1
+from tests.conftest import BACKENDS, V1, _scratch_database
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, Settings]]:
-    """Two apps on one SQLite registry, each with its own connections, as two workers."""
-    settings = Settings(data_dir=tmp_path, access_log=False)
-    upgrade_schema(settings)
-    with (
-        TestClient(create_app(settings), raise_server_exceptions=False) as a,
-        TestClient(create_app(settings), raise_server_exceptions=False) as b,
-    ):
-        yield a, b, settings
+@pytest.fixture(params=BACKENDS)
+def two_workers(
+    request: pytest.FixtureRequest, tmp_path: Path, worker_id_safe: str
+) -> Iterator[tuple[TestClient, TestClient, Settings]]:
+    """Two apps on one registry, each with its own connections, as two workers (or two
+    replicas)."""
+    if request.param == "sqlite":
+        urls: Iterator[str | None] = iter([None])
+    else:
+        urls = _scratch_database(request.param, worker_id_safe)
+    for url in urls:
+        settings = Settings(data_dir=tmp_path, database_url=url, access_log=False)
+        upgrade_schema(settings)
+        with (
+            TestClient(create_app(settings), raise_server_exceptions=False) as a,
+            TestClient(create_app(settings), raise_server_exceptions=False) as b,
+        ):
+            yield a, b, settings
 
 
 def _version(c: TestClient) -> str:
@@ -76,17 +86,54 @@ def test_a_change_by_another_worker_shows_in_the_next_get(
     assert a.get(f"{V1}/model_versions/{version}").json()["customProperties"]["team"]["string_value"] == "t"
 
 
+def _commit_elsewhere(settings: Settings, *statements: str) -> None:
+    """Run `statements` in one transaction on a connection that is not modelreg's."""
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as other:
+            for statement in statements:
+                other.execute(statement)
+        return
+    engine = create_engine(url)
+    try:
+        with engine.begin() as other:
+            for statement in statements:
+                other.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 def test_a_commit_by_another_process_shows_in_the_next_get(
     two_workers: tuple[TestClient, TestClient, Settings],
 ) -> None:
     a, _, settings = two_workers
     version = _version(a)
     assert _description(a, version) == "first"
-    database = settings.resolved_database_url().removeprefix("sqlite:///")
-    with sqlite3.connect(database) as other:  # not modelreg's code at all
-        other.execute("UPDATE model_versions SET description = 'edited' WHERE id = ?", (int(version),))
+    _commit_elsewhere(settings, f"UPDATE model_versions SET description = 'edited' WHERE id = {int(version)}")
     assert _description(a, version) == "edited"
-    with sqlite3.connect(database) as other:
-        other.execute("DELETE FROM custom_properties WHERE resource_id = ?", (int(version),))
-        other.execute("DELETE FROM model_versions WHERE id = ?", (int(version),))
+    _commit_elsewhere(
+        settings,
+        f"DELETE FROM custom_properties WHERE resource_id = {int(version)}",
+        f"DELETE FROM model_versions WHERE id = {int(version)}",
+    )
     assert a.get(f"{V1}/model_versions/{version}").status_code == 404
+
+
+def test_kept_answers_stay_within_their_size() -> None:
+    from modelreg.api.read_cache import ReadCache
+
+    class Owner:  # a reading connection, say
+        pass
+
+    owner = Owner()
+    cache = ReadCache(size=1000)
+    for i in range(30):
+        cache.put((owner, 1), i, bytes(100))
+    kept = [i for i in range(30) if cache.get((owner, 1), i) is not None]
+    assert kept == list(range(20, 30)), "the newest answers, up to the size"
+    cache.put((owner, 1), 29, bytes(500))  # a key given again counts once
+    assert sum(len(cache.get((owner, 1), i) or b"") for i in range(30)) <= 1000
+    assert cache.get((owner, 1), 29) == bytes(500)
+    cache.put((owner, 1), "big", bytes(1001))
+    assert cache.get((owner, 1), "big") is None, "an answer bigger than the whole is not kept"
+    assert cache.get((owner, 2), 29) is None, "nothing kept under another stamp"

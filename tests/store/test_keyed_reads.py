@@ -107,3 +107,38 @@ def test_reads_from_one_loop_then_another_share_the_connections(pg_client: tuple
         assert _reads(client, model) == before
     reads = app.state.db.keyed_reads  # type: ignore[attr-defined]
     assert reads._open <= 2, "each loop's reads took connections of their own"
+
+
+def test_a_stamp_asked_while_another_is_out_follows_what_was_committed_meanwhile(
+    pg_client: tuple[TestClient, str],
+) -> None:
+    """Gets asked together share one question for their stamp, but one asked while a
+    question is out must not be answered by it: that question may have left before a
+    commit that the get was sent after."""
+    import asyncio
+
+    client, url = pg_client
+    _model(client)  # a row for the commit to change (one that changes none commits nothing)
+    reads = client.app.state.db.keyed_reads  # type: ignore[attr-defined]
+    other = create_engine(url)
+
+    async def asked_around_a_commit() -> tuple[bytes, bytes, bytes]:
+        await reads.change_stamp()  # a connection open, the question prepared on it
+        first = asyncio.ensure_future(reads.change_stamp())
+        together = asyncio.ensure_future(reads.change_stamp())
+        await asyncio.sleep(0)
+        asks = reads._asks[asyncio.get_running_loop()]
+        assert len(asks.waiting) == 2
+        while asks.waiting:
+            await asyncio.sleep(0)  # until their question has left
+        with other.begin() as conn:  # a commit, and only then the next ask
+            conn.execute(text("UPDATE registered_models SET description = 'x'"))
+        after = await reads.change_stamp()
+        return await first, await together, after
+
+    try:
+        first, together, after = asyncio.run(asked_around_a_commit())
+    finally:
+        other.dispose()
+    assert first == together, "asks made together share one question"
+    assert after != first
