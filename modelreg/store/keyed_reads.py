@@ -44,6 +44,7 @@ __all__ = ["KeyedReads"]
 T = TypeVar("T")
 _SNAPSHOT = "SELECT pg_current_snapshot()::text"
 _SNAPSHOT_BEFORE_13 = "SELECT txid_current_snapshot()::text"
+_GATHER_TURNS = 3  # loop turns a stamp's query waits for more gets to ask it (_ask_stamps)
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name: the server forgot what we prepared
 
 
@@ -215,9 +216,16 @@ class KeyedReads:
     async def _ask_stamps(self, asks: _StampAsks) -> None:
         """Ask the stamp for the calls waiting, again while calls came meanwhile. A query
         answers only the calls made before it was sent: a call made while it was out may
-        follow a commit that its snapshot missed."""
+        follow a commit that its snapshot missed.
+
+        Before it sends, it lets the loop turn a few times (microseconds), so that the
+        gets whose requests arrived together ask one query: in the bench's gets at
+        concurrency 8, a query served 1.4 gets without the turns, 1.7 when it turned
+        only while more gets came, 1.9 with three turns."""
         try:
             while asks.waiting:
+                for _ in range(_GATHER_TURNS):
+                    await asyncio.sleep(0)
                 waiting, asks.waiting = asks.waiting, []
                 try:
                     stamp = await self._on_link(self._stamp_on)
