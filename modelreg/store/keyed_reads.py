@@ -16,6 +16,11 @@ statement). Each connection prepares a statement the first time it runs it.
 
 The connections are this module's own, per process, in autocommit (READ COMMITTED gives
 each statement its own snapshot), and are used by one read at a time.
+
+They also ask the server's current snapshot for the answers gets keep (api.read_cache):
+one query for the gets that asked together on a loop. The snapshot is the whole
+server's, so a commit to any of its databases (another registry's) moves it too: kept
+answers are dropped more often than they need be, never kept past a commit.
 """
 
 from __future__ import annotations
