@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from modelreg.service import history
 from modelreg.service.errors import InvalidArgument, Unavailable
@@ -32,7 +33,10 @@ log = logging.getLogger("modelreg.service")
 class _DatabaseErrors:
     """Database trouble as the service's typed errors. A class, not a generator: the
     SQLite get by key enters it on every request, and a generator's entry and exit cost
-    more than this one's."""
+    more than this one's.
+
+    SQLite's reads by key and pages run driver SQL, whose errors are sqlite3's own rather
+    than SQLAlchemy's wrappers of them: both count."""
 
     __slots__ = ()
 
@@ -40,10 +44,35 @@ class _DatabaseErrors:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if isinstance(exc, (OperationalError, InterfaceError)):
+        if exc is None or not isinstance(exc, Exception):
+            return
+        if _schema_missing(exc):
+            raise Unavailable(
+                "the registry's database has no tables, or an older schema than this server; "
+                "run `modelreg db upgrade` (`modelreg serve` runs it as it starts)"
+            ) from exc
+        if isinstance(exc, (OperationalError, InterfaceError, sqlite3.OperationalError)):
             raise Unavailable("the registry's database is unavailable or busy; try again shortly") from exc
-        if isinstance(exc, DataError):
+        if isinstance(exc, (DataError, sqlite3.DataError)):
             raise InvalidArgument("a value is out of range or malformed for the database") from exc
+
+
+# What each database says when a statement names a table or column it does not have.
+_UNDEFINED_SQLSTATES = frozenset({"42P01", "42703"})  # PostgreSQL: undefined_table, undefined_column
+_UNDEFINED_MYSQL_CODES = frozenset({1146, 1054})  # ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR
+_UNDEFINED_SQLITE = ("no such table", "no such column")
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """Whether `exc` says the database lacks a table or column the registry's statements
+    name: a database never migrated, or migrated by an older release."""
+    error: Any = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(error, "sqlstate", None) in _UNDEFINED_SQLSTATES:
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        return str(error).startswith(_UNDEFINED_SQLITE)
+    args: tuple[Any, ...] = getattr(error, "args", ())
+    return type(error).__module__.startswith("pymysql") and bool(args) and args[0] in _UNDEFINED_MYSQL_CODES
 
 
 _database_errors = _DatabaseErrors()

@@ -1,4 +1,5 @@
-"""Operability: probes, request ids, access logs, body limit, and a database that goes away."""
+"""Operability: probes, request ids, access logs, body limit, a database that goes away, and
+one that was never migrated."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from modelreg.api.app import create_app
 from modelreg.service.registry import upgrade_schema
 from modelreg.settings import Settings
 from modelreg.store.engine import normalize_url
-from tests.conftest import SERVER_URLS, V1, V1ALPHA3
+from tests.conftest import BACKENDS, SERVER_URLS, V1, V1ALPHA3, _scratch_database
 from tests.tcp_proxy import TcpProxy
 
 
@@ -201,3 +202,29 @@ def test_database_down_is_503_and_recovers(
             assert c.get("/readyz/health").status_code == 200
         finally:
             back.cut()
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_a_database_never_migrated_answers_503_naming_the_upgrade(
+    backend_name: str, tmp_path: Path, worker_id_safe: str
+) -> None:
+    urls: Iterator[str | None] = (
+        iter([None]) if backend_name == "sqlite" else _scratch_database(backend_name, worker_id_safe)
+    )
+    for url in urls:
+        s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
+        with TestClient(create_app(s), raise_server_exceptions=False) as c:
+            for method, path, body in (
+                ("GET", f"{V1}/registered_models", None),
+                ("GET", f"{V1}/registered_models/1", None),
+                ("GET", f"{V1}/registered_model?name=m", None),
+                ("POST", f"{V1}/registered_models", {"name": "m"}),
+                ("PATCH", f"{V1}/registered_models/1", {"description": "d"}),
+                ("GET", f"{V1}/model_versions?filterQuery=name%3D%27v%27", None),
+            ):
+                r = c.request(method, path, json=body)
+                assert r.status_code == 503, (method, path, r.text)
+                assert "modelreg db upgrade" in r.json()["message"]
+            upgrade_schema(s)
+            assert c.post(f"{V1}/registered_models", json={"name": "m"}).status_code == 201
+            assert c.get(f"{V1}/registered_model", params={"name": "m"}).status_code == 200
