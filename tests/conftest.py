@@ -68,6 +68,15 @@ def _scratch_database(backend: str, worker: str) -> Iterator[str]:
         admin.dispose()
 
 
+def database_url(backend: str, worker: str) -> Iterator[str | None]:
+    """The URL to give Settings for `backend`: None on SQLite (the data directory's own
+    file), else a scratch database's on the server, dropped at the end."""
+    if backend == "sqlite":
+        yield None
+        return
+    yield from _scratch_database(backend, worker)
+
+
 @pytest.fixture(scope="session")
 def worker_id_safe(request: pytest.FixtureRequest) -> str:
     return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
@@ -83,12 +92,7 @@ def settings(
     backend: str, tmp_path_factory: pytest.TempPathFactory, worker_id_safe: str
 ) -> Iterator[Settings]:
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
-    if backend == "sqlite":
-        s = Settings(data_dir=data_dir, access_log=False)
-        upgrade_schema(s)
-        yield s
-        return
-    for url in _scratch_database(backend, worker_id_safe):
+    for url in database_url(backend, worker_id_safe):
         s = Settings(data_dir=data_dir, database_url=url, access_log=False)
         upgrade_schema(s)
         yield s

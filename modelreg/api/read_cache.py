@@ -58,11 +58,12 @@ class ReadCache:
         old = answers.pop(key, None)
         if old is not None:
             kept.size -= len(old)
-        while answers and kept.size + len(body) > self._size:
+        if len(body) > self._size:
+            return  # kept, it would leave room for nothing else
+        while kept.size + len(body) > self._size:
             kept.size -= len(answers.pop(next(iter(answers))))  # the oldest kept
-        if len(body) <= self._size:
-            answers[key] = body
-            kept.size += len(body)
+        answers[key] = body
+        kept.size += len(body)
 
 
 class _Kept:

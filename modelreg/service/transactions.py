@@ -44,7 +44,7 @@ class _DatabaseErrors:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or not isinstance(exc, Exception):
+        if not isinstance(exc, Exception):
             return
         if _schema_missing(exc):
             raise Unavailable(

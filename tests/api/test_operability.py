@@ -19,7 +19,7 @@ from modelreg.api.app import create_app
 from modelreg.service.registry import upgrade_schema
 from modelreg.settings import Settings
 from modelreg.store.engine import normalize_url
-from tests.conftest import BACKENDS, SERVER_URLS, V1, V1ALPHA3, _scratch_database
+from tests.conftest import BACKENDS, SERVER_URLS, V1, V1ALPHA3, database_url
 from tests.tcp_proxy import TcpProxy
 
 
@@ -208,10 +208,7 @@ def test_database_down_is_503_and_recovers(
 def test_a_database_never_migrated_answers_503_naming_the_upgrade(
     backend_name: str, tmp_path: Path, worker_id_safe: str
 ) -> None:
-    urls: Iterator[str | None] = (
-        iter([None]) if backend_name == "sqlite" else _scratch_database(backend_name, worker_id_safe)
-    )
-    for url in urls:
+    for url in database_url(backend_name, worker_id_safe):
         s = Settings(data_dir=tmp_path, database_url=url, access_log=False)
         with TestClient(create_app(s), raise_server_exceptions=False) as c:
             for method, path, body in (

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from modelreg.api.app import create_app
 from modelreg.service.registry import upgrade_schema
 from modelreg.settings import Settings
-from tests.conftest import BACKENDS, V1, _scratch_database
+from tests.conftest import BACKENDS, V1, database_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,11 +25,7 @@ def two_workers(
 ) -> Iterator[tuple[TestClient, TestClient, Settings]]:
     """Two apps on one registry, each with its own connections, as two workers (or two
     replicas)."""
-    if request.param == "sqlite":
-        urls: Iterator[str | None] = iter([None])
-    else:
-        urls = _scratch_database(request.param, worker_id_safe)
-    for url in urls:
+    for url in database_url(request.param, worker_id_safe):
         settings = Settings(data_dir=tmp_path, database_url=url, access_log=False)
         upgrade_schema(settings)
         with (
@@ -136,4 +132,5 @@ def test_kept_answers_stay_within_their_size() -> None:
     assert cache.get((owner, 1), 29) == bytes(500)
     cache.put((owner, 1), "big", bytes(1001))
     assert cache.get((owner, 1), "big") is None, "an answer bigger than the whole is not kept"
+    assert cache.get((owner, 1), 29) == bytes(500), "nor does it drop the others"
     assert cache.get((owner, 2), 29) is None, "nothing kept under another stamp"

@@ -3,6 +3,7 @@ connections of their own, which must outlive what the server does to them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,8 +116,6 @@ def test_a_stamp_asked_while_another_is_out_follows_what_was_committed_meanwhile
     """Gets asked together share one question for their stamp, but one asked while a
     question is out must not be answered by it: that question may have left before a
     commit that the get was sent after."""
-    import asyncio
-
     client, url = pg_client
     _model(client)  # a row for the commit to change (one that changes none commits nothing)
     reads = client.app.state.db.keyed_reads  # type: ignore[attr-defined]
